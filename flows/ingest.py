@@ -1,0 +1,116 @@
+"""The ingest flow: dataset folders -> `samples` and `rejects` in the store.
+
+    python -m flows.ingest --data-root /data/rain --store /data/rainrag [--layouts my_layouts.yaml]
+
+Discovery runs per dataset (cheap: it lists folders and reads pair lists), then the ingest stage runs
+per shard through the generic runner; shards already done with the same fingerprint are skipped.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+import duckdb
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from storage.catalog import refresh_catalog
+from storage.images import DEFAULT_MAX_PIXELS
+from storage.sources.registry import Located, load_registry, locate
+from storage.store import Store
+from tasks.ingest import drop_stale_shards, ingest_stage, plan_dataset
+from tasks.runner import run_stage
+
+
+@task(name="discover", task_run_name="discover/{located.dataset.name}", cache_policy=NO_CACHE)
+def discover_task(located: Located, data_root: Path, staging: Path, shard_size: int) -> list[str]:
+    """Walk one dataset, pair its files and stage its candidate shards."""
+    logger = get_run_logger()
+    keys, stats = plan_dataset(located, data_root, staging, shard_size)
+    claimed = ", ".join(f"{rule}: {n}" for rule, n in sorted(stats.claimed.items())) or "nothing"
+    logger.info("%s (%s): %d shards; files claimed by rule: %s; %d files are not samples%s",
+                located.dataset.name, "/".join(located.folders), len(keys), claimed, stats.ignored,
+                f" (e.g. {', '.join(stats.ignored_examples)})" if stats.ignored else "")
+    return keys
+
+
+def dataset_counts(store: Store) -> list[dict]:
+    """Samples and rejects per dataset, read back through the catalog."""
+    if not store.catalog_path.exists():
+        return []
+    con = duckdb.connect(store.catalog_path.as_posix(), read_only=True)
+    try:
+        views = {r[0] for r in con.execute("select view_name from duckdb_views() where not internal").fetchall()}
+        samples = "select dataset, count(*) n from samples group by 1" if "samples" in views else \
+            "select null::varchar dataset, 0 n where false"
+        rejects = "select dataset, count(*) n from rejects group by 1" if "rejects" in views else \
+            "select null::varchar dataset, 0 n where false"
+        rows = con.execute(f"""
+            with s as ({samples}), r as ({rejects})
+            select coalesce(s.dataset, r.dataset) as dataset, coalesce(s.n, 0) as samples, coalesce(r.n, 0) as rejects
+            from s full join r on s.dataset = r.dataset order by 1""").fetchall()
+    finally:
+        con.close()
+    return [{"dataset": d, "samples": s, "rejects": r} for d, s, r in rows]
+
+
+@flow(name="ingest", task_runner=ThreadPoolTaskRunner(max_workers=2))
+def ingest(data_root: str, store: str, layouts: list[str] | None = None, datasets: list[str] | None = None,
+           shard_size: int = 2048, max_pixels: int = DEFAULT_MAX_PIXELS) -> list[dict]:
+    """Ingest every recognised dataset under `data_root` into the table store at `store`."""
+    logger = get_run_logger()
+    root, target = Path(data_root).expanduser().resolve(), Store(store)
+    registry = load_registry([Path(p) for p in layouts or []])
+    located, unrecognised = locate(root, registry, datasets)
+    if unrecognised:
+        logger.warning("folders under %s that match no dataset (add a layout with --layouts): %s",
+                       root, ", ".join(unrecognised))
+    logger.info("found %d datasets under %s: %s", len(located), root, ", ".join(l.dataset.name for l in located))
+    staging = target.staging("ingest")
+    shutil.rmtree(staging, ignore_errors=True)  # a killed run's leftovers; the ledger holds the truth
+    staging.mkdir(parents=True)
+    shards: list[str] = []
+    for item in located:
+        keys = discover_task(item, root, staging, shard_size)
+        stale = drop_stale_shards(target, item.dataset.name, keys)
+        if stale:
+            logger.info("%s: removed %d shards from an earlier shard layout", item.dataset.name, len(stale))
+        shards.extend(keys)
+    report = run_stage(target, ingest_stage(root, staging, {"max_pixels": max_pixels}), shards)
+    if refresh_catalog(target):
+        logger.info("catalog refreshed: %s", target.catalog_path)
+    shutil.rmtree(staging, ignore_errors=True)
+    counts = dataset_counts(target)
+    if counts:
+        create_table_artifact(key="ingest-counts", table=counts, description="samples and rejects per dataset")
+    if report.failed:
+        raise RuntimeError(f"ingest: {len(report.failed)} shards failed ({', '.join(sorted(report.failed))}); "
+                           "rerun to retry them, the others are kept")
+    return counts
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m flows.ingest", description=ingest.__doc__)
+    parser.add_argument("--data-root", required=True, help="folder holding one folder per dataset")
+    parser.add_argument("--store", required=True, help="table store folder (created if missing)")
+    parser.add_argument("--layouts", action="append", default=[], metavar="FILE",
+                        help="YAML file of extra or corrected dataset layouts (repeatable)")
+    parser.add_argument("--datasets", nargs="*", help="only these datasets (default: all found)")
+    parser.add_argument("--shard-size", type=int, default=2048)
+    parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
+                        help="refuse to decode larger images (decompression-bomb guard)")
+    args = parser.parse_args(argv)
+    counts = ingest(data_root=args.data_root, store=args.store, layouts=args.layouts, datasets=args.datasets,
+                    shard_size=args.shard_size, max_pixels=args.max_pixels)
+    width = max([len("dataset"), *(len(c["dataset"]) for c in counts)])
+    print(f"{'dataset':<{width}}  {'samples':>8}  {'rejects':>8}")
+    for c in counts:
+        print(f"{c['dataset']:<{width}}  {c['samples']:>8}  {c['rejects']:>8}")
+    print(f"{'total':<{width}}  {sum(c['samples'] for c in counts):>8}  {sum(c['rejects'] for c in counts):>8}")
+
+
+if __name__ == "__main__":
+    main()

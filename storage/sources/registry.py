@@ -1,0 +1,96 @@
+"""The dataset registry: built-in declarations plus the user's, and where each lives on disk.
+
+Built-ins are `layouts/*.yaml` beside this file. A user file passed with `--layouts` has the same
+form; a dataset it names replaces the built-in of that name (to correct a layout), any other is added.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import yaml
+from pydantic import ValidationError
+
+from storage.sources.layout import Dataset
+
+BUILTIN_LAYOUTS = Path(__file__).with_name("layouts")
+
+
+class LayoutError(ValueError):
+    """A layouts file that cannot be used; the message names the file and the problem."""
+
+
+def _folder_key(name: str) -> str:
+    """Folder names match when equal after lower-casing and dropping separators (DDN_Data = ddn-data)."""
+    return re.sub(r"[^a-z0-9+]", "", name.lower())
+
+
+def load_layout_file(path: Path) -> list[Dataset]:
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise LayoutError(f"layouts file {path}: cannot read it: {exc}") from exc
+    if not isinstance(document, dict) or not isinstance(document.get("datasets"), list):
+        raise LayoutError(f"layouts file {path}: expected a mapping with a `datasets:` list")
+    datasets = []
+    for index, entry in enumerate(document["datasets"]):
+        label = entry.get("name", f"#{index}") if isinstance(entry, dict) else f"#{index}"
+        try:
+            datasets.append(Dataset.model_validate(entry))
+        except ValidationError as exc:
+            raise LayoutError(f"layouts file {path}: dataset {label}: {exc}") from exc
+    return datasets
+
+
+def load_registry(extra_files: Iterable[Path] = ()) -> dict[str, Dataset]:
+    """name -> Dataset, built-ins first, then each user file in order (later wins)."""
+    registry: dict[str, Dataset] = {}
+    for path in [*sorted(BUILTIN_LAYOUTS.glob("*.yaml")), *map(Path, extra_files)]:
+        for dataset in load_layout_file(path):
+            registry[dataset.name] = dataset
+    _check_unique_folder_keys(registry.values())
+    return registry
+
+
+def _check_unique_folder_keys(datasets: Iterable[Dataset]) -> None:
+    owner: dict[str, str] = {}
+    for dataset in datasets:
+        for name in [dataset.name, *dataset.aliases]:
+            key = _folder_key(name)
+            if owner.setdefault(key, dataset.name) != dataset.name:
+                raise LayoutError(f"folder name {name!r} of {dataset.name} is also claimed by {owner[key]}")
+
+
+@dataclass(frozen=True)
+class Located:
+    dataset: Dataset
+    folders: tuple[str, ...]  # real folder names under data_root (aliases may split one dataset in two)
+
+
+def locate(data_root: Path, registry: dict[str, Dataset], only: Iterable[str] | None = None
+           ) -> tuple[list[Located], list[str]]:
+    """Datasets present under data_root (by name or alias, case- and separator-insensitive), and the
+    folders that match no dataset."""
+    if not data_root.is_dir():
+        raise FileNotFoundError(f"data root {data_root} is not a folder")
+    wanted = set(only) if only else None
+    if wanted:
+        unknown = wanted - set(registry)
+        if unknown:
+            raise LayoutError(f"unknown dataset(s) {sorted(unknown)}; known: {sorted(registry)}")
+    by_key = {_folder_key(n): d for d in registry.values() for n in [d.name, *d.aliases]}
+    found: dict[str, list[str]] = {}
+    unrecognised = []
+    for entry in sorted(os.scandir(data_root), key=lambda e: e.name):
+        if not entry.is_dir() or entry.name.startswith("."):
+            continue
+        dataset = by_key.get(_folder_key(entry.name))
+        if dataset is None:
+            unrecognised.append(entry.name)
+        elif wanted is None or dataset.name in wanted:
+            found.setdefault(dataset.name, []).append(entry.name)
+    located = [Located(registry[name], tuple(folders)) for name, folders in sorted(found.items())]
+    return located, unrecognised

@@ -1,0 +1,69 @@
+"""Stage discovery's candidates on disk and split them into deterministic shards.
+
+The walk streams candidates into a Parquet file in bounded batches (a million-file dataset never sits
+in memory), then DuckDB partitions that file by shard out of core. Shards are per dataset, so adding
+a dataset never reshuffles the others: shard = hash(sample_id) mod n, with n the power of two that
+keeps shards at about `shard_size` candidates. A dataset only re-shards when it crosses a power of two.
+"""
+from __future__ import annotations
+
+import math
+import shutil
+from pathlib import Path
+from typing import Iterable
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from storage.schemas import CANDIDATES
+
+BATCH_ROWS = 8192
+
+
+def shard_count(candidates: int, shard_size: int) -> int:
+    return 1 << max(0, math.ceil(math.log2(max(1, math.ceil(candidates / shard_size)))))
+
+
+def shard_key(dataset: str, index: int) -> str:
+    return f"{dataset}-{index:05d}"
+
+
+def write_candidates(rows: Iterable[dict], path: Path) -> int:
+    """Stream candidate dicts into one Parquet file; returns how many were written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    count, batch = 0, []
+    with pq.ParquetWriter(path, CANDIDATES, compression="zstd") as writer:
+        for row in rows:
+            batch.append(row)
+            if len(batch) == BATCH_ROWS:
+                writer.write_table(pa.Table.from_pylist(batch, schema=CANDIDATES))
+                count, batch = count + len(batch), []
+        if batch:
+            writer.write_table(pa.Table.from_pylist(batch, schema=CANDIDATES))
+            count += len(batch)
+    return count
+
+
+def partition(candidates_file: Path, dataset: str, count: int, shard_size: int, out_dir: Path) -> list[str]:
+    """Split a dataset's candidate file into `<out_dir>/<shard key>.parquet`; returns the shard keys."""
+    shards = shard_count(count, shard_size)
+    scratch = out_dir / f".{dataset}.partition"
+    shutil.rmtree(scratch, ignore_errors=True)
+    con = duckdb.connect(config={"memory_limit": "512MB", "threads": 2})
+    try:
+        con.execute(
+            f"COPY (SELECT *, shard_hash % {shards} AS shard FROM read_parquet(?) ORDER BY sample_id) "
+            f"TO '{scratch.as_posix()}' (FORMAT parquet, PARTITION_BY (shard))",
+            [candidates_file.as_posix()],
+        )
+    finally:
+        con.close()
+    keys = []
+    for folder in sorted(scratch.glob("shard=*")):
+        key = shard_key(dataset, int(folder.name.removeprefix("shard=")))
+        table = pq.read_table(sorted(folder.glob("*.parquet")), schema=CANDIDATES)
+        pq.write_table(table.sort_by("sample_id"), out_dir / f"{key}.parquet")
+        keys.append(key)
+    shutil.rmtree(scratch)
+    return keys

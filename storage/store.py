@@ -1,0 +1,85 @@
+"""The table store: one folder per table, one folder per shard, one Parquet part per shard.
+
+    <store>/<table>/shard=<shard>/part-<fingerprint>.parquet
+    <store>/_ledger/...            see storage.ledger
+    <store>/_staging/...           scratch space of a running stage, safe to delete between runs
+    <store>/rainrag.duckdb         see storage.catalog
+    <store>/reports/               dataset card, contact sheets, plots
+
+A shard's part is replaced, never appended to: the new part is written atomically, then the parts of
+older fingerprints are removed, then the ledger records the shard as done. A killed run can leave an
+extra part behind for a moment, but the catalog only exposes parts the ledger records as done, and the
+next run of that shard removes it: no duplicate row is ever visible.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from storage.atomic import write_parquet
+from storage.ledger import Ledger
+
+SHARD_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+
+
+def check_shard_key(shard: str) -> str:
+    if not SHARD_KEY.match(shard):
+        raise ValueError(f"invalid shard key {shard!r}: use letters, digits and . _ + - only")
+    return shard
+
+
+class Store:
+    def __init__(self, root: str | Path):
+        self.root = Path(root).expanduser().resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.ledger = Ledger(self.root / "_ledger")
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.root / "rainrag.duckdb"
+
+    @property
+    def reports(self) -> Path:
+        return self.root / "reports"
+
+    def staging(self, *parts: str) -> Path:
+        return self.root.joinpath("_staging", *parts)
+
+    def shard_dir(self, table: str, shard: str) -> Path:
+        return self.root / table / f"shard={check_shard_key(shard)}"
+
+    def part_path(self, table: str, shard: str, fingerprint: str) -> Path:
+        return self.shard_dir(table, shard) / f"part-{fingerprint}.parquet"
+
+    def write_part(self, table: str, shard: str, fingerprint: str, data: pa.Table) -> Path:
+        """Write a shard's part atomically and remove the parts of other fingerprints."""
+        path = write_parquet(self.part_path(table, shard, fingerprint), data)
+        for stale in path.parent.glob("part-*.parquet"):
+            if stale != path:
+                stale.unlink()
+        return path
+
+    def shards(self, table: str) -> list[str]:
+        folder = self.root / table
+        return sorted(p.name.removeprefix("shard=") for p in folder.glob("shard=*") if p.is_dir())
+
+    def current_part(self, table: str, shard: str) -> Path | None:
+        """The part of a shard that the ledger records as done, if any."""
+        for path in sorted(self.shard_dir(table, shard).glob("part-*.parquet")):
+            fingerprint = path.stem.removeprefix("part-")
+            if any(r.status == "done" for r in self.ledger.find(shard, fingerprint)):
+                return path
+        return None
+
+    def read_shard(self, table: str, shard: str) -> pa.Table:
+        part = self.current_part(table, shard)
+        if part is None:
+            raise FileNotFoundError(f"table {table!r} has no completed part for shard {shard!r} in {self.root}")
+        return pq.read_table(part)
+
+    def drop_shard(self, table: str, shard: str) -> None:
+        shutil.rmtree(self.shard_dir(table, shard), ignore_errors=True)

@@ -1,0 +1,59 @@
+"""The one generic Prefect runner: a stage over its shards, one task run per shard, never per image.
+
+Shards whose fingerprint the ledger records as done are not even submitted, so a rerun after a crash
+or after adding a dataset only creates task runs for the missing work.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from prefect import get_run_logger, task
+from prefect.artifacts import create_progress_artifact, update_progress_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.futures import as_completed
+
+from storage.ledger import LedgerRecord
+from storage.stage import ShardPlan, Stage, plan, run_shard
+from storage.store import Store
+
+
+@task(name="run-shard", task_run_name="{stage.name}/{item.shard}", cache_policy=NO_CACHE, retries=1,
+      retry_delay_seconds=2)
+def run_shard_task(store: Store, stage: Stage, item: ShardPlan) -> LedgerRecord:
+    """Compute one shard of one stage and record it in the ledger."""
+    return run_shard(store, stage, item)
+
+
+@dataclass
+class StageReport:
+    stage: str
+    skipped: int = 0
+    done: list[LedgerRecord] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)  # shard -> error
+
+    def rows(self, table: str) -> int:
+        return sum(r.rows.get(table, 0) for r in self.done)
+
+
+def run_stage(store: Store, stage: Stage, shards: list[str]) -> StageReport:
+    """Run `stage` over `shards` on the flow's task runner, skipping what the ledger has done."""
+    logger = get_run_logger()
+    pending, done = plan(store, stage, shards)
+    report = StageReport(stage=stage.name, skipped=len(done))
+    logger.info("%s: %d shards, %d already done, %d to run", stage.name, len(shards), len(done), len(pending))
+    if not pending:
+        return report
+    progress = create_progress_artifact(progress=0.0, description=f"{stage.name}: shards done")
+    futures = {run_shard_task.submit(store, stage, item): item for item in pending}
+    for finished, future in enumerate(as_completed(list(futures)), start=1):
+        item = futures[future]
+        future.wait()
+        if future.state.is_completed():
+            report.done.append(future.result())
+        else:
+            record = store.ledger.get(stage.name, item.shard, item.fingerprint)
+            report.failed[item.shard] = record.error if record and record.error else str(future.state.message)
+            logger.error("%s/%s failed: %s", stage.name, item.shard, report.failed[item.shard].strip().splitlines()[-1])
+        update_progress_artifact(progress, progress=100.0 * finished / len(pending))
+    logger.info("%s: %d shards computed, %d failed", stage.name, len(report.done), len(report.failed))
+    return report

@@ -1,0 +1,91 @@
+"""The generic runner and the catalog: skip what is done, re-run what changed, never show duplicates."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from storage.catalog import refresh_catalog
+from storage.stage import ShardPlan, plan, run_shard, table_stage
+from storage.store import Store
+
+
+def _seed(store: Store, shards: dict[str, list[int]]) -> None:
+    """A `numbers` table written through a real stage, so its parts are ledger-backed."""
+    for shard, values in shards.items():
+        stage = table_stage("seed", "1", [], ["numbers"], {}, lambda _t, _c, v=values: {"numbers": pa.table({"x": v})})
+        run_shard(store, stage, ShardPlan(shard, f"seed{len(values)}{shard[-1]}"))
+
+
+def _double(tables, config):
+    x = tables["numbers"].column("x").to_pylist()
+    if config.get("fail_on") in x:
+        raise ValueError(f"cannot double {config['fail_on']}")
+    return {"doubled": pa.table({"y": [v * config["factor"] for v in x]})}
+
+
+def test_plan_skips_done_shards_and_config_changes_rerun_them(tmp_path):
+    store = Store(tmp_path)
+    _seed(store, {"a-00000": [1, 2], "a-00001": [3]})
+    stage = table_stage("double", "1", ["numbers"], ["doubled"], {"factor": 2}, _double)
+    pending, done = plan(store, stage, store.shards("numbers"))
+    assert [p.shard for p in pending] == ["a-00000", "a-00001"] and done == []
+    for item in pending:
+        run_shard(store, stage, item)
+    assert plan(store, stage, store.shards("numbers"))[0] == []
+    changed = table_stage("double", "1", ["numbers"], ["doubled"], {"factor": 3}, _double)
+    assert len(plan(store, changed, store.shards("numbers"))[0]) == 2
+    bumped = table_stage("double", "2", ["numbers"], ["doubled"], {"factor": 2}, _double)
+    assert len(plan(store, bumped, store.shards("numbers"))[0]) == 2
+
+
+def test_new_input_reruns_only_its_shard(tmp_path):
+    store = Store(tmp_path)
+    _seed(store, {"a-00000": [1, 2], "a-00001": [3]})
+    stage = table_stage("double", "1", ["numbers"], ["doubled"], {"factor": 2}, _double)
+    for item in plan(store, stage, store.shards("numbers"))[0]:
+        run_shard(store, stage, item)
+    _seed(store, {"a-00001": [3, 4]})
+    assert [p.shard for p in plan(store, stage, store.shards("numbers"))[0]] == ["a-00001"]
+
+
+def test_a_failing_shard_is_recorded_and_the_others_complete(tmp_path):
+    store = Store(tmp_path)
+    _seed(store, {"a-00000": [1], "a-00001": [7]})
+    stage = table_stage("double", "1", ["numbers"], ["doubled"], {"factor": 2, "fail_on": 7}, _double)
+    pending, _ = plan(store, stage, store.shards("numbers"))
+    run_shard(store, stage, pending[0])
+    with pytest.raises(ValueError):
+        run_shard(store, stage, pending[1])
+    record = store.ledger.get("double", "a-00001", pending[1].fingerprint)
+    assert record.status == "failed" and "cannot double 7" in record.error
+    assert [p.shard for p in plan(store, stage, store.shards("numbers"))[0]] == ["a-00001"]
+
+
+def test_catalog_shows_only_done_parts(tmp_path):
+    store = Store(tmp_path)
+    _seed(store, {"a-00000": [1, 2], "a-00001": [3]})
+    assert refresh_catalog(store)
+    assert not refresh_catalog(store), "an unchanged store must not rewrite the catalog"
+    # A run killed after writing a part but before its ledger record leaves an orphan part behind.
+    store.part_path("numbers", "a-00000", "orphan").write_bytes(
+        store.current_part("numbers", "a-00000").read_bytes())
+    refresh_catalog(store)
+    con = duckdb.connect(store.catalog_path.as_posix(), read_only=True)
+    assert con.execute("select sum(x), count(*) from numbers").fetchone() == (6, 3)
+    assert con.execute("select count(*) from ledger where status = 'done'").fetchone() == (2,)
+    con.close()
+
+
+def test_catalog_opens_in_the_duckdb_shell(tmp_path):
+    store = Store(tmp_path)
+    _seed(store, {"a-00000": [1, 2]})
+    refresh_catalog(store)
+    shell = Path(sys.executable).with_name("duckdb")
+    out = subprocess.run([str(shell), "-csv", str(store.catalog_path), "select count(*) as n from numbers"],
+                         capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["n", "2"]

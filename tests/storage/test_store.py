@@ -1,0 +1,86 @@
+"""The store's building blocks: atomic writes, parts, ledger, fingerprints, shard assignment."""
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from storage.atomic import atomic_write, write_json
+from storage.fingerprint import fingerprint, stage_fingerprint
+from storage.ledger import LedgerRecord
+from storage.sources.staging import partition, shard_count, write_candidates
+from storage.store import Store
+
+
+def test_atomic_write_leaves_nothing_behind_when_the_writer_fails(tmp_path):
+    target = tmp_path / "x.json"
+    write_json(target, {"a": 1})
+
+    def explode(tmp):
+        tmp.write_text("half")
+        raise RuntimeError("killed")
+
+    with pytest.raises(RuntimeError):
+        atomic_write(target, explode)
+    assert target.read_text() == write_json(tmp_path / "y.json", {"a": 1}).read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.json", "y.json"]
+
+
+def test_write_part_replaces_the_parts_of_other_fingerprints(tmp_path):
+    store = Store(tmp_path)
+    store.write_part("t", "d-00000", "aaa", pa.table({"x": [1]}))
+    path = store.write_part("t", "d-00000", "bbb", pa.table({"x": [2, 3]}))
+    assert [p.name for p in path.parent.iterdir()] == ["part-bbb.parquet"]
+    assert pq.read_table(path).column("x").to_pylist() == [2, 3]
+
+
+def test_shard_keys_are_validated(tmp_path):
+    with pytest.raises(ValueError, match="invalid shard key"):
+        Store(tmp_path).shard_dir("t", "../escape")
+
+
+def test_ledger_records_done_and_failed(tmp_path):
+    store = Store(tmp_path)
+    store.ledger.write(LedgerRecord("s", "d-00000", "f1", "failed", 1.0, 2.0, error="boom"))
+    assert not store.ledger.is_done("s", "d-00000", "f1")
+    store.ledger.write(LedgerRecord("s", "d-00000", "f1", "done", 1.0, 3.0, rows={"t": 4}))
+    record = store.ledger.get("s", "d-00000", "f1")
+    assert record.status == "done" and record.rows == {"t": 4} and record.seconds == 2.0
+    assert not store.ledger.is_done("s", "d-00000", "f2")
+    store.ledger.forget_shard("s", "d-00000")
+    assert list(store.ledger.records()) == []
+
+
+def test_fingerprints_ignore_key_order_and_see_every_ingredient():
+    assert fingerprint({"a": 1, "b": [1, 2]}) == fingerprint({"b": [1, 2], "a": 1})
+    base = stage_fingerprint("s", "1", {"k": 3}, "input")
+    assert len({base, stage_fingerprint("s", "2", {"k": 3}, "input"),
+                stage_fingerprint("s", "1", {"k": 4}, "input"),
+                stage_fingerprint("s", "1", {"k": 3}, "other")}) == 4
+
+
+@pytest.mark.parametrize("count,size,expected", [(0, 10, 1), (10, 10, 1), (11, 10, 2), (41, 10, 8), (5000, 2048, 4)])
+def test_shard_count_is_a_power_of_two_near_the_shard_size(count, size, expected):
+    assert shard_count(count, size) == expected
+
+
+def _candidate(i: int) -> dict:
+    from storage.sources.discover import sample_id
+    sid = sample_id("D", f"D/{i}.png")
+    return {"sample_id": sid, "dataset": "D", "split": "train", "pairing": "unpaired", "pairing_rule": "D/r",
+            "rainy_path": f"D/{i}.png", "rainy_path_raw": None, "clean_path": None, "clean_path_raw": None,
+            "side_by_side": None, "time_of_day": "day", "rain_type": "streak", "is_real": True, "problem": None,
+            "shard_hash": int(sid[:8], 16)}
+
+
+def test_partition_is_deterministic_and_complete(tmp_path):
+    rows = [_candidate(i) for i in range(100)]
+    out = []
+    for run, ordered in enumerate([rows, list(reversed(rows))]):
+        folder = tmp_path / str(run)
+        count = write_candidates(iter(ordered), folder / "c.parquet")
+        keys = partition(folder / "c.parquet", "D", count, 30, folder)
+        assert keys == [f"D-{i:05d}" for i in range(4)]
+        out.append({k: pq.read_table(folder / f"{k}.parquet").column("sample_id").to_pylist() for k in keys})
+    assert out[0] == out[1]
+    assert sorted(sum(out[0].values(), [])) == sorted(r["sample_id"] for r in rows)
