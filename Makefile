@@ -8,7 +8,7 @@ DEMO_DIR ?= .demo
 FAISS := $(if $(filter 1,$(GPU)),faiss-gpu==1.15.1,faiss-cpu==1.15.1)
 FAISS_OTHER := $(if $(filter 1,$(GPU)),faiss-cpu,faiss-gpu)
 STAMP := $(VENV)/.installed-$(if $(filter 1,$(GPU)),gpu,cpu)
-OFFLINE := HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+OFFLINE := HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PREFECT_SERVER_ANALYTICS_ENABLED=false
 
 .PHONY: setup test demo bench clean-demo
 

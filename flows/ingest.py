@@ -19,7 +19,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from storage.catalog import refresh_catalog
 from storage.images import DEFAULT_MAX_PIXELS
-from storage.sources.registry import Located, load_registry, locate
+from storage.sources.registry import LayoutError, Located, load_registry, locate
 from storage.store import Store
 from tasks.ingest import drop_stale_shards, ingest_stage, plan_dataset
 from tasks.runner import run_stage
@@ -31,7 +31,8 @@ def discover_task(located: Located, data_root: Path, staging: Path, shard_size: 
     logger = get_run_logger()
     keys, stats = plan_dataset(located, data_root, staging, shard_size)
     claimed = ", ".join(f"{rule}: {n}" for rule, n in sorted(stats.claimed.items())) or "nothing"
-    logger.info("%s (%s): %d shards; files claimed by rule: %s; %d files are not samples%s",
+    logger.info("%s (%s): %d shards; rainy files claimed by rule: %s; %d other files (clean partners, "
+                "masks, extra modalities)%s",
                 located.dataset.name, "/".join(located.folders), len(keys), claimed, stats.ignored,
                 f" (e.g. {', '.join(stats.ignored_examples)})" if stats.ignored else "")
     return keys
@@ -103,6 +104,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
                         help="refuse to decode larger images (decompression-bomb guard)")
     args = parser.parse_args(argv)
+    try:  # fail in a second, before a Prefect server starts, on a bad layout or data root
+        located, _ = locate(Path(args.data_root), load_registry([Path(p) for p in args.layouts]), args.datasets)
+    except (LayoutError, FileNotFoundError) as exc:
+        parser.exit(2, f"error: {exc}\n")
+    if not located:
+        parser.exit(2, f"error: no known dataset folder under {args.data_root}\n")
     counts = ingest(data_root=args.data_root, store=args.store, layouts=args.layouts, datasets=args.datasets,
                     shard_size=args.shard_size, max_pixels=args.max_pixels)
     width = max([len("dataset"), *(len(c["dataset"]) for c in counts)])

@@ -1,8 +1,10 @@
 """Walk a dataset's folders and pair its files by its rules, streaming one candidate at a time.
 
 Nothing here opens an image: discovery only lists folders (and reads pair-list files), so it is cheap
-enough to repeat on every run. A candidate that cannot become a sample (missing partner, list entry
-outside the dataset) carries a `problem` and becomes a `rejects` row downstream.
+enough to repeat on every run. Pair lists honour `ListFormat.keep` (row filter by regex) and
+`ListFormat.roots` (folders that entries may be relative to) as `layout.py` describes. A candidate
+that cannot become a sample (missing partner, list entry outside the dataset) carries a `problem`
+and becomes a `rejects` row downstream.
 """
 from __future__ import annotations
 
@@ -105,23 +107,40 @@ class _Pairer:
         with open(self.root / list_rel, encoding="utf-8", errors="surrogateescape", newline="") as handle:
             if fmt.header:
                 for row in csv.DictReader(handle, delimiter=fmt.separator or ","):
-                    if all(row.get(col) in values for col, values in fmt.filter.items()):
+                    if all(row.get(col) in values for col, values in fmt.filter.items()) and fmt.kept(row.get):
                         yield {role: (row.get(col) or "").strip() for role, col in fmt.fields.items()}
                 return
             for line in handle:
                 cells = [c.strip() for c in line.strip().split(fmt.separator)]
-                if cells and cells[0]:
+                if cells and cells[0] and fmt.kept(lambda i: cells[i] if i < len(cells) else None):
                     yield {role: cells[i] if i < len(cells) else "" for role, i in fmt.fields.items()}
 
+    def _entry_paths(self, folders: list[str], entry: dict[str, str]) -> tuple[str, str | None, str | None]:
+        """(folder, rainy, clean) of a list entry under the first folder where its rainy file exists
+        (else the first folder); rainy/clean are None when they point outside the dataset root."""
+        first = None
+        for folder in folders:
+            rainy = contained_rel(self.root, f"{folder}/{entry['rainy']}")
+            clean = contained_rel(self.root, f"{folder}/{entry['clean']}") if entry.get("clean") else None
+            attempt = (folder, rainy, clean)
+            first = first or attempt
+            if len(folders) > 1 and rainy is not None and resolve_ci(self.root, rainy) is not None:
+                return attempt
+        assert first is not None
+        return first
+
     def from_list(self, rule: Rule, list_rel: str) -> Iterator[dict]:
+        assert rule.pair_list is not None
         base = PurePosixPath(list_rel).parent.as_posix()
+        folders = [base if root.strip("/") in ("", ".") else
+                   root.strip("/") if base == "." else f"{base}/{root.strip('/')}"
+                   for root in rule.pair_list.roots]
         for entry in self._list_rows(rule, list_rel):
             split = _split(rule, {}, entry.get("split"))
-            rainy = contained_rel(self.root, f"{base}/{entry['rainy']}")
-            clean = contained_rel(self.root, f"{base}/{entry['clean']}") if entry.get("clean") else None
+            folder, rainy, clean = self._entry_paths(folders, entry)
             if rainy is None or (entry.get("clean") and clean is None):
                 bad = entry["rainy"] if rainy is None else entry["clean"]
-                shown = entry["rainy"] if base == "." else f"{base}/{entry['rainy']}"
+                shown = entry["rainy"] if folder == "." else f"{folder}/{entry['rainy']}"
                 yield self.candidate(rule, shown, split,
                                      problem=f"list entry {bad!r} in {list_rel} points outside the dataset root")
                 continue

@@ -11,6 +11,10 @@ patterns are exact rather than loose globs. Kinds:
   for any image suffix. The first template that exists is the partner; none is a `missing partner`.
 - `side_by_side`: the file holds both images; `order` says which half is rainy.
 - `list_file`: the file is a pair list read as `pair_list` says (see `ListFormat`); entries are resolved like templates.
+  `pair_list.keep` keeps only rows whose named cells fully match a regex (case-insensitive), so one list
+  that covers many degradations can yield only its rain rows; `pair_list.roots` names the folders
+  (relative to the list file's folder) that entries may be relative to, for lists kept beside the data
+  folder rather than in it.
 - `unpaired`: the file is rainy and has no clean image.
 
 Split: the rule's `split`, else its regex group `split` (normalised: `training` -> train, `test_a` ->
@@ -20,7 +24,7 @@ numeric ids (regex group `id`) as test, as Real3000's README does.
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Callable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -61,13 +65,20 @@ class ListFormat(Strict):
     `fields` maps `rainy`, `clean` and optionally `split` to a column: a 0-based position for plain
     text lines split on `separator` (None = any whitespace), or a column name when `header` is true
     (comma-separated with a header row). `filter` keeps only rows whose named column is in the list.
-    Entry paths are relative to the list file's folder, a leading `/` included.
+    `keep` maps a column (index or name, as in `fields`) to a regular expression the cell must fully
+    match, case-insensitively, for the row to be kept (`{1: '(?:.*/)?10rain/.*'}`); rows failing it are
+    skipped silently, like rows `filter` drops.
+    Entry paths are relative to the list file's folder, a leading `/` included; `roots` lists folders
+    relative to it to try instead, in order (`''` = the list's own folder): an entry is resolved under
+    the first root where its rainy file exists, else reported against the first root.
     """
 
     fields: dict[Literal["rainy", "clean", "split"], int | str]
     separator: str | None = None
     header: bool = False
     filter: dict[str, list[str]] = Field(default_factory=dict)
+    keep: dict[int | str, str] = Field(default_factory=dict)
+    roots: list[str] = Field(default_factory=lambda: [""], min_length=1)
 
     @model_validator(mode="after")
     def _fields_fit_format(self) -> "ListFormat":
@@ -80,7 +91,20 @@ class ListFormat(Strict):
                                  f"when header is {self.header}")
         if self.filter and not self.header:
             raise ValueError("`filter` needs named columns (header: true)")
+        for column, pattern in self.keep.items():
+            if not isinstance(column, wanted):
+                raise ValueError(f"keep {column!r}: use a column {'name' if self.header else 'index'} "
+                                 f"when header is {self.header}")
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"keep {column!r} is not a valid regular expression: {exc}") from exc
         return self
+
+    def kept(self, cell: Callable[[int | str], str | None]) -> bool:
+        """Whether a row passes `keep`; `cell(column)` gives a cell's text or None."""
+        return all(re.fullmatch(pattern, (cell(column) or "").strip(), re.IGNORECASE)
+                   for column, pattern in self.keep.items())
 
 
 class Rule(Strict):
