@@ -35,6 +35,13 @@ def sample_id(dataset: str, rainy_rel: str) -> str:
     return hashlib.sha1(f"{dataset}/{rainy_rel}".encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
+def shard_hash(path: str) -> int:
+    """Where a candidate is sharded: by its clean file when it has one, so all rainy images of one
+    clean image (many-to-one sets: 14 in DDN, 36 in RainCityscapes, a scene in GT-RAIN) share a shard
+    and the clean file is read and hashed once, and later stages see siblings together."""
+    return int(hashlib.sha1(path.encode("utf-8", "surrogateescape")).hexdigest()[:8], 16)
+
+
 def _walk(root: Path) -> Iterator[str]:
     """Relative POSIX paths of the files under root, in a stable order, one folder in memory at a time."""
     for folder, subfolders, files in os.walk(root):
@@ -83,7 +90,7 @@ class _Pairer:
             "pairing_rule": f"{self.dataset.name}/{rule.name}", "rainy_path": rainy_text,
             "rainy_path_raw": rainy_raw, "clean_path": clean_text, "clean_path_raw": clean_raw,
             "side_by_side": side, "time_of_day": labels.time_of_day, "rain_type": labels.rain_type,
-            "is_real": labels.is_real, "problem": problem, "shard_hash": int(sid[:8], 16),
+            "is_real": labels.is_real, "problem": problem, "shard_hash": shard_hash(clean_text or rainy_text),
         }
 
     def from_file(self, rule: Rule, rel: str, groups: dict[str, str]) -> Iterator[dict]:

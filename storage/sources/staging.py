@@ -2,8 +2,9 @@
 
 The walk streams candidates into a Parquet file in bounded batches (a million-file dataset never sits
 in memory), then DuckDB partitions that file by shard out of core. Shards are per dataset, so adding
-a dataset never reshuffles the others: shard = hash(sample_id) mod n, with n the power of two that
-keeps shards at about `shard_size` candidates. A dataset only re-shards when it crosses a power of two.
+a dataset never reshuffles the others: shard = hash(clean path, else rainy path) mod n (see
+`discover.shard_hash`), with n the power of two that keeps shards at about `shard_size` candidates.
+A dataset only re-shards when it crosses a power of two.
 """
 from __future__ import annotations
 
@@ -53,7 +54,7 @@ def partition(candidates_file: Path, dataset: str, count: int, shard_size: int, 
     con = duckdb.connect(config={"memory_limit": "512MB", "threads": 2})
     try:
         con.execute(
-            f"COPY (SELECT *, shard_hash % {shards} AS shard FROM read_parquet(?) ORDER BY sample_id) "
+            f"COPY (SELECT *, shard_hash % {shards} AS shard FROM read_parquet(?)) "
             f"TO '{scratch.as_posix()}' (FORMAT parquet, PARTITION_BY (shard))",
             [candidates_file.as_posix()],
         )

@@ -89,3 +89,23 @@ def test_catalog_opens_in_the_duckdb_shell(tmp_path):
     out = subprocess.run([str(shell), "-csv", str(store.catalog_path), "select count(*) as n from numbers"],
                          capture_output=True, text=True, check=True).stdout
     assert out.split() == ["n", "2"]
+
+
+def test_prefect_runner_reports_a_failed_shard_and_completes_the_others(tmp_path, prefect_harness):
+    from prefect import flow
+
+    from tasks.runner import run_stage
+
+    store = Store(tmp_path)
+    _seed(store, {"a-00000": [1, 2], "a-00001": [7], "a-00002": [4]})
+    stage = table_stage("double", "1", ["numbers"], ["doubled"], {"factor": 2, "fail_on": 7}, _double)
+
+    @flow
+    def run():
+        return run_stage(store, stage, store.shards("numbers"))
+
+    report = run()
+    assert sorted(r.shard for r in report.done) == ["a-00000", "a-00002"] and report.rows("doubled") == 3
+    assert list(report.failed) == ["a-00001"] and "cannot double 7" in report.failed["a-00001"]
+    again = run()
+    assert again.skipped == 2 and list(again.failed) == ["a-00001"] and again.done == []

@@ -8,6 +8,7 @@ import pytest
 from storage.atomic import atomic_write, write_json
 from storage.fingerprint import fingerprint, stage_fingerprint
 from storage.ledger import LedgerRecord
+from storage.sources.discover import sample_id, shard_hash
 from storage.sources.staging import partition, shard_count, write_candidates
 from storage.store import Store
 
@@ -64,13 +65,12 @@ def test_shard_count_is_a_power_of_two_near_the_shard_size(count, size, expected
     assert shard_count(count, size) == expected
 
 
-def _candidate(i: int) -> dict:
-    from storage.sources.discover import sample_id
+def _candidate(i: int, clean: str | None = None) -> dict:
     sid = sample_id("D", f"D/{i}.png")
     return {"sample_id": sid, "dataset": "D", "split": "train", "pairing": "unpaired", "pairing_rule": "D/r",
-            "rainy_path": f"D/{i}.png", "rainy_path_raw": None, "clean_path": None, "clean_path_raw": None,
+            "rainy_path": f"D/{i}.png", "rainy_path_raw": None, "clean_path": clean, "clean_path_raw": None,
             "side_by_side": None, "time_of_day": "day", "rain_type": "streak", "is_real": True, "problem": None,
-            "shard_hash": int(sid[:8], 16)}
+            "shard_hash": shard_hash(clean or f"D/{i}.png")}
 
 
 def test_partition_is_deterministic_and_complete(tmp_path):
@@ -84,3 +84,15 @@ def test_partition_is_deterministic_and_complete(tmp_path):
         out.append({k: pq.read_table(folder / f"{k}.parquet").column("sample_id").to_pylist() for k in keys})
     assert out[0] == out[1]
     assert sorted(sum(out[0].values(), [])) == sorted(r["sample_id"] for r in rows)
+
+
+def test_rainy_images_of_one_clean_image_share_a_shard(tmp_path):
+    rows = [_candidate(i, clean=f"D/gt/{i // 10}.png") for i in range(200)]
+    count = write_candidates(iter(rows), tmp_path / "c.parquet")
+    keys = partition(tmp_path / "c.parquet", "D", count, 10, tmp_path)
+    assert len(keys) > 4
+    shard_of = {}
+    for key in keys:
+        for clean in pq.read_table(tmp_path / f"{key}.parquet").column("clean_path").to_pylist():
+            assert shard_of.setdefault(clean, key) == key
+    assert len(shard_of) == 20
