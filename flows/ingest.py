@@ -11,16 +11,15 @@ import argparse
 import shutil
 from pathlib import Path
 
-import duckdb
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from storage.catalog import refresh_catalog
+from storage.catalog import query, refresh_catalog
 from storage.images import DEFAULT_MAX_PIXELS
 from storage.sources.registry import LayoutError, Located, load_registry, locate
-from storage.store import Store
+from storage.store import Store, StoreBusy
 from tasks.ingest import drop_stale_shards, ingest_stage, plan_dataset
 from tasks.runner import run_stage
 
@@ -38,24 +37,15 @@ def discover_task(located: Located, data_root: Path, staging: Path, shard_size: 
     return keys
 
 
-def dataset_counts(store: Store) -> list[dict]:
-    """Samples and rejects per dataset, read back through the catalog."""
-    if not store.catalog_path.exists():
-        return []
-    con = duckdb.connect(store.catalog_path.as_posix(), read_only=True)
-    try:
-        views = {r[0] for r in con.execute("select view_name from duckdb_views() where not internal").fetchall()}
-        samples = "select dataset, count(*) n from samples group by 1" if "samples" in views else \
-            "select null::varchar dataset, 0 n where false"
-        rejects = "select dataset, count(*) n from rejects group by 1" if "rejects" in views else \
-            "select null::varchar dataset, 0 n where false"
-        rows = con.execute(f"""
-            with s as ({samples}), r as ({rejects})
-            select coalesce(s.dataset, r.dataset) as dataset, coalesce(s.n, 0) as samples, coalesce(r.n, 0) as rejects
-            from s full join r on s.dataset = r.dataset order by 1""").fetchall()
-    finally:
-        con.close()
-    return [{"dataset": d, "samples": s, "rejects": r} for d, s, r in rows]
+COUNTS_SQL = """
+    with s as (select dataset, count(*) n from samples group by 1),
+         r as (select dataset, count(*) n from rejects group by 1)
+    select coalesce(s.dataset, r.dataset) as dataset, coalesce(s.n, 0) as samples, coalesce(r.n, 0) as rejects
+    from s full join r on s.dataset = r.dataset order by 1"""
+REASONS_SQL = """
+    select dataset, trim(regexp_extract(reason, '^(?:(?:rainy|clean) file[^:]*: )?([^:(\[''"]+)', 1)) as reason,
+           count(*) as rejects, min(path) as example
+    from rejects group by 1, 2 order by 1, 3 desc"""
 
 
 @flow(name="ingest", task_runner=ThreadPoolTaskRunner(max_workers=2))
@@ -70,23 +60,27 @@ def ingest(data_root: str, store: str, layouts: list[str] | None = None, dataset
         logger.warning("folders under %s that match no dataset (add a layout with --layouts): %s",
                        root, ", ".join(unrecognised))
     logger.info("found %d datasets under %s: %s", len(located), root, ", ".join(l.dataset.name for l in located))
-    staging = target.staging("ingest")
-    shutil.rmtree(staging, ignore_errors=True)  # a killed run's leftovers; the ledger holds the truth
-    staging.mkdir(parents=True)
-    shards: list[str] = []
-    for item in located:
-        keys = discover_task(item, root, staging, shard_size)
-        stale = drop_stale_shards(target, item.dataset.name, keys)
-        if stale:
-            logger.info("%s: removed %d shards from an earlier shard layout", item.dataset.name, len(stale))
-        shards.extend(keys)
-    report = run_stage(target, ingest_stage(root, staging, {"max_pixels": max_pixels}), shards)
-    if refresh_catalog(target):
-        logger.info("catalog refreshed: %s", target.catalog_path)
-    shutil.rmtree(staging, ignore_errors=True)
-    counts = dataset_counts(target)
+    with target.lock("ingest"):
+        staging = target.staging("ingest")
+        shutil.rmtree(staging, ignore_errors=True)  # a killed run's leftovers; the ledger holds the truth
+        staging.mkdir(parents=True)
+        shards: list[str] = []
+        for item in located:
+            keys = discover_task(item, root, staging, shard_size)
+            stale = drop_stale_shards(target, item.dataset.name, keys)
+            if stale:
+                logger.info("%s: removed %d shards from an earlier shard layout", item.dataset.name, len(stale))
+            shards.extend(keys)
+        report = run_stage(target, ingest_stage(root, staging, {"max_pixels": max_pixels}), shards)
+        if refresh_catalog(target):
+            logger.info("catalog refreshed: %s", target.catalog_path)
+        shutil.rmtree(staging, ignore_errors=True)
+    counts = query(target, COUNTS_SQL)
     if counts:
         create_table_artifact(key="ingest-counts", table=counts, description="samples and rejects per dataset")
+    reasons = query(target, REASONS_SQL)
+    if reasons:
+        create_table_artifact(key="ingest-rejects", table=reasons, description="why candidates were rejected")
     if report.failed:
         raise RuntimeError(f"ingest: {len(report.failed)} shards failed ({', '.join(sorted(report.failed))}); "
                            "rerun to retry them, the others are kept")
@@ -110,8 +104,11 @@ def main(argv: list[str] | None = None) -> None:
         parser.exit(2, f"error: {exc}\n")
     if not located:
         parser.exit(2, f"error: no known dataset folder under {args.data_root}\n")
-    counts = ingest(data_root=args.data_root, store=args.store, layouts=args.layouts, datasets=args.datasets,
-                    shard_size=args.shard_size, max_pixels=args.max_pixels)
+    try:
+        counts = ingest(data_root=args.data_root, store=args.store, layouts=args.layouts, datasets=args.datasets,
+                        shard_size=args.shard_size, max_pixels=args.max_pixels)
+    except StoreBusy as exc:
+        parser.exit(2, f"error: {exc}\n")
     width = max([len("dataset"), *(len(c["dataset"]) for c in counts)])
     print(f"{'dataset':<{width}}  {'samples':>8}  {'rejects':>8}")
     for c in counts:

@@ -70,3 +70,18 @@ def refresh_catalog(store: Store) -> bool:
     os.replace(tmp, store.catalog_path)
     stamp.write_text(digest)
     return True
+
+
+def query(store: Store, sql: str) -> list[dict]:
+    """Rows of a read-only query on the catalog, as dicts (empty when the catalog or a view is absent)."""
+    if not store.catalog_path.exists():
+        return []
+    con = duckdb.connect(store.catalog_path.as_posix(), read_only=True)
+    try:
+        cursor = con.execute(sql)
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row)) for row in cursor.fetchall()]
+    except duckdb.CatalogException:
+        return []
+    finally:
+        con.close()

@@ -13,9 +13,14 @@ next run of that shard removes it: no duplicate row is ever visible.
 """
 from __future__ import annotations
 
+import json
+import os
 import re
 import shutil
+import socket
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -30,6 +35,20 @@ def check_shard_key(shard: str) -> str:
     if not SHARD_KEY.match(shard):
         raise ValueError(f"invalid shard key {shard!r}: use letters, digits and . _ + - only")
     return shard
+
+
+class StoreBusy(RuntimeError):
+    """Another live run holds the store's lock for this stage."""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class Store:
@@ -83,3 +102,33 @@ class Store:
 
     def drop_shard(self, table: str, shard: str) -> None:
         shutil.rmtree(self.shard_dir(table, shard), ignore_errors=True)
+
+    @contextmanager
+    def lock(self, name: str) -> Iterator[None]:
+        """Hold `<store>/_locks/<name>.lock` so two runs of one stage never share its staging area.
+
+        The lock names its process; a lock left by a killed run (its process is gone) is taken over.
+        """
+        path = self.root / "_locks" / f"{name}.lock"
+        path.parent.mkdir(exist_ok=True)
+        me = {"pid": os.getpid(), "host": socket.gethostname()}
+        while True:
+            try:
+                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+                break
+            except FileExistsError:
+                try:
+                    holder = json.loads(path.read_text() or "{}")
+                except (OSError, ValueError):
+                    holder = {}
+                pid = holder.get("pid")
+                if holder.get("host") != me["host"] or not isinstance(pid, int) or _alive(pid):
+                    raise StoreBusy(f"{self.root} is in use by another {name} run ({holder or 'unknown'}); "
+                                    f"wait for it, or delete {path} if that run is gone") from None
+                path.unlink(missing_ok=True)  # its process is dead: a killed run's lock
+        with os.fdopen(fd, "w") as handle:
+            json.dump(me, handle)
+        try:
+            yield
+        finally:
+            path.unlink(missing_ok=True)

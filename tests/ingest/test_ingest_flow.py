@@ -44,12 +44,18 @@ def table(store: Path, sql: str) -> list[tuple]:
 
 
 def test_rerun_skips_done_work_and_reruns_only_what_changed(tmp_path, prefect_harness):
-    from flows.ingest import ingest
+    from flows.ingest import REASONS_SQL, ingest
+    from storage.catalog import query
+    from storage.store import Store
 
     data, store = tmp_path / "data", tmp_path / "store"
     write_ddn_tree(data, range(1, 9))
+    (data / "DDN-Data/training/rainy_image/99_1.jpg").write_bytes(
+        (data / "DDN-Data/training/rainy_image/1_1.jpg").read_bytes())
     first = ingest(data_root=str(data), store=str(store), shard_size=4)
-    assert first == [{"dataset": "DDN-Data", "samples": 16, "rejects": 0}]
+    assert first == [{"dataset": "DDN-Data", "samples": 16, "rejects": 1}]
+    assert query(Store(store), REASONS_SQL) == [{"dataset": "DDN-Data", "reason": "missing clean partner",
+                                                 "rejects": 1, "example": "DDN-Data/training/rainy_image/99_1.jpg"}]
     before = snapshot(store)
 
     ingest(data_root=str(data), store=str(store), shard_size=4)
@@ -64,7 +70,8 @@ def test_rerun_skips_done_work_and_reruns_only_what_changed(tmp_path, prefect_ha
     (data / "Real3000" / "real3000").mkdir(parents=True)
     Image.new("RGB", (20, 10), "gray").save(data / "Real3000/real3000/1800.png")
     counts = ingest(data_root=str(data), store=str(store), shard_size=4)
-    assert counts[-1] == {"dataset": "Real3000", "samples": 1, "rejects": 0}
+    assert counts == [{"dataset": "DDN-Data", "samples": 16, "rejects": 1},
+                      {"dataset": "Real3000", "samples": 1, "rejects": 0}]
     new_ledger = [k for k in snapshot(store) if k.startswith("_ledger/") and k not in after]
     assert [Path(k).parts[2] for k in new_ledger] == ["Real3000-00000"], "adding a dataset runs only its shards"
 

@@ -96,3 +96,24 @@ def test_rainy_images_of_one_clean_image_share_a_shard(tmp_path):
         for clean in pq.read_table(tmp_path / f"{key}.parquet").column("clean_path").to_pylist():
             assert shard_of.setdefault(clean, key) == key
     assert len(shard_of) == 20
+
+
+def test_store_lock_refuses_a_live_holder_and_takes_over_a_dead_ones(tmp_path):
+    import json
+    import socket
+    import subprocess
+
+    from storage.store import StoreBusy
+
+    store = Store(tmp_path)
+    with store.lock("ingest"):
+        with pytest.raises(StoreBusy, match="in use by another ingest run"):
+            with store.lock("ingest"):
+                pass
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    lock = tmp_path / "_locks" / "ingest.lock"
+    lock.write_text(json.dumps({"pid": dead.pid, "host": socket.gethostname()}))
+    with store.lock("ingest"):
+        assert json.loads(lock.read_text())["pid"] != dead.pid
+    assert not lock.exists()
