@@ -8,6 +8,7 @@ per shard through the generic runner; shards already done with the same fingerpr
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 from pathlib import Path
 
@@ -48,7 +49,7 @@ REASONS_SQL = """
     from rejects group by 1, 2 order by 1, 3 desc"""
 
 
-@flow(name="ingest", task_runner=ThreadPoolTaskRunner(max_workers=2))
+@flow(name="ingest", task_runner=ThreadPoolTaskRunner(max_workers=os.cpu_count() or 2))
 def ingest(data_root: str, store: str, layouts: list[str] | None = None, datasets: list[str] | None = None,
            shard_size: int = 2048, max_pixels: int = DEFAULT_MAX_PIXELS) -> list[dict]:
     """Ingest every recognised dataset under `data_root` into the table store at `store`."""
@@ -95,6 +96,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="YAML file of extra or corrected dataset layouts (repeatable)")
     parser.add_argument("--datasets", nargs="*", help="only these datasets (default: all found)")
     parser.add_argument("--shard-size", type=int, default=2048)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="shards processed at once")
     parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
                         help="refuse to decode larger images (decompression-bomb guard)")
     args = parser.parse_args(argv)
@@ -105,8 +107,9 @@ def main(argv: list[str] | None = None) -> None:
     if not located:
         parser.exit(2, f"error: no known dataset folder under {args.data_root}\n")
     try:
-        counts = ingest(data_root=args.data_root, store=args.store, layouts=args.layouts, datasets=args.datasets,
-                        shard_size=args.shard_size, max_pixels=args.max_pixels)
+        run = ingest.with_options(task_runner=ThreadPoolTaskRunner(max_workers=args.workers))
+        counts = run(data_root=args.data_root, store=args.store, layouts=args.layouts, datasets=args.datasets,
+                  shard_size=args.shard_size, max_pixels=args.max_pixels)
     except StoreBusy as exc:
         parser.exit(2, f"error: {exc}\n")
     width = max([len("dataset"), *(len(c["dataset"]) for c in counts)])

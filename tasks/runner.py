@@ -53,7 +53,8 @@ def run_stage(store: Store, stage: Stage, shards: list[str]) -> StageReport:
         else:
             record = store.ledger.get(stage.name, item.shard, item.fingerprint)
             report.failed[item.shard] = record.error if record and record.error else str(future.state.message)
-            logger.error("%s/%s failed: %s", stage.name, item.shard, report.failed[item.shard].strip().splitlines()[-1])
+            last_line = report.failed[item.shard].strip().splitlines()[-1]
+            logger.error("%s/%s failed: %s", stage.name, item.shard, last_line)
         update_progress_artifact(progress, progress=100.0 * finished / len(pending))
     logger.info("%s: %d shards computed, %d failed", stage.name, len(report.done), len(report.failed))
     return report
