@@ -42,10 +42,6 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
     return path
 
 
-def write_bytes(path: Path, data: bytes) -> Path:
-    return atomic_write(path, lambda tmp: tmp.write_bytes(data))
-
-
 def write_json(path: Path, obj: Any) -> Path:
     text = json.dumps(obj, indent=1, sort_keys=True, default=str)
     return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
