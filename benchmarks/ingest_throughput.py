@@ -78,22 +78,13 @@ def ingest_engine(data: Path, store_root: Path) -> int:
     the cost of the stage itself.
     """
     from storage.catalog import refresh_catalog
-    from storage.sources.registry import load_registry, locate
-    from storage.stage import plan, run_shard
     from storage.store import Store
-    from tasks.ingest import ingest_stage, plan_dataset
+    from tasks.ingest import ingest_into_store
 
     store = Store(store_root)
-    staging = store.staging("ingest")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    located, _ = locate(data, load_registry())
-    shards = [key for item in located for key in plan_dataset(item, data, staging, 2048)[0]]
-    stage = ingest_stage(data, staging, {})
-    pending, _ = plan(store, stage, shards)
-    records = [run_shard(store, stage, item) for item in pending]
+    shards = ingest_into_store(data, store)
     refresh_catalog(store)
-    return sum(r.rows["samples"] for r in records)
+    return sum(store.read_shard("samples", s).num_rows for s in shards)
 
 
 def run_child(mode: str, data: Path, store: Path) -> dict:

@@ -88,8 +88,8 @@ def ingest(data_root: str, store: str, layouts: list[str] | None = None, dataset
     return counts
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m flows.ingest", description=ingest.__doc__)
+def add_ingest_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of every flow that starts with ingest."""
     parser.add_argument("--data-root", required=True, help="folder holding one folder per dataset")
     parser.add_argument("--store", required=True, help="table store folder (created if missing)")
     parser.add_argument("--layouts", action="append", default=[], metavar="FILE",
@@ -99,6 +99,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="shards processed at once")
     parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
                         help="refuse to decode larger images (decompression-bomb guard)")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m flows.ingest", description=ingest.__doc__)
+    add_ingest_arguments(parser)
     args = parser.parse_args(argv)
     try:  # fail in a second, before a Prefect server starts, on a bad layout or data root
         located, _ = locate(Path(args.data_root), load_registry([Path(p) for p in args.layouts]), args.datasets)

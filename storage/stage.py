@@ -111,3 +111,12 @@ def table_stage(name: str, version: str, inputs: Sequence[str], outputs: Sequenc
     return Stage(name=name, version=version, outputs=tuple(outputs), config=dict(config),
                  read_input=read_input, input_fingerprint=input_fp,
                  compute=lambda tables: fn(tables, config))
+
+
+def run_inline(store: Store, stage: Stage, shards: Sequence[str]) -> list[LedgerRecord]:
+    """Every pending shard of `stage`, one after the other in this thread: the engine without an engine.
+
+    Benchmarks and tests use it to measure or check a stage apart from any orchestration.
+    """
+    pending, _ = plan(store, stage, shards)
+    return [run_shard(store, stage, item) for item in pending]

@@ -19,9 +19,9 @@ from storage.images import DEFAULT_MAX_PIXELS, ImageInfo, ImageProblem, probe
 from storage.paths import absolute
 from storage.schemas import CANDIDATES, REJECTS, SAMPLES
 from storage.sources.discover import DiscoveryStats, discover
-from storage.sources.registry import Located
+from storage.sources.registry import Located, load_registry, locate
 from storage.sources.staging import partition, write_candidates
-from storage.stage import Stage
+from storage.stage import Stage, run_inline
 from storage.store import Store
 
 STAGE = "ingest"
@@ -156,3 +156,13 @@ def drop_stale_shards(store: Store, dataset: str, keep: list[str]) -> list[str]:
             store.drop_shard(table, shard)
         store.ledger.forget_shard(STAGE, shard)
     return stale
+
+
+def ingest_into_store(data_root: Path, store: Store, shard_size: int = 2048) -> list[str]:
+    """Discovery and the ingest stage in this process, without Prefect; returns the sample shards."""
+    staging = store.staging("ingest")
+    staging.mkdir(parents=True, exist_ok=True)
+    located, _ = locate(Path(data_root), load_registry())
+    shards = [key for item in located for key in plan_dataset(item, Path(data_root), staging, shard_size)[0]]
+    run_inline(store, ingest_stage(Path(data_root), staging, {}), shards)
+    return shards
