@@ -1,0 +1,9 @@
+"""The `offline` profile's own models: real signal from classical image statistics, no weights to download.
+
+- `niqe`: NIQE-style no-reference quality, fitted on clean images (role `quality`);
+- `descriptive`: measured captions and their rule-based expansion (roles `captioner`, `expander`);
+- `descriptors`: weight-free colour and gradient descriptors (role `image_encoder`).
+
+Each module registers its adapters with `models.pipeline.profiles.register_adapter`; they are imported
+by `models.pipeline.adapters`.
+"""

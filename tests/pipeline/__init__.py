@@ -1,0 +1,1 @@
+"""The pipeline's models: adapters through the `tiny` profile, loading, fetching."""
