@@ -60,3 +60,40 @@ CANDIDATES = pa.schema([
     ("problem", pa.string()),
     ("shard_hash", pa.int64()),
 ])
+
+# One row per sample: NR-IQA scores (higher is better) of its rainy image and of its clean image.
+# Real rainy images scoring at least the pool threshold form the reference pool; `review` holds the
+# manual selection the paper adds on top (pending until someone accepts or rejects the image).
+QUALITY = pa.schema([
+    ("sample_id", pa.string()),
+    ("dataset", pa.string()),
+    ("is_real", pa.bool_()),
+    ("rainy_quality", pa.float32()),
+    ("clean_quality", pa.float32()),   # null for unpaired samples
+    ("in_pool", pa.bool_()),
+    ("review", pa.string()),           # pending | accepted | rejected for pool members, else null
+    ("status", pa.string()),           # ok | error
+    ("error", pa.string()),
+])
+
+# One row per sample: the whole caption chain of its rainy image, every step kept.
+CAPTIONS = pa.schema([
+    ("sample_id", pa.string()),
+    ("caption", pa.string()),
+    ("expansion", pa.string()),
+    ("keywords", pa.list_(pa.string())),
+    ("status", pa.string()),
+    ("error", pa.string()),
+])
+
+
+def embeddings_schema(text_dim: int, keyword_dim: int, image_dim: int) -> pa.Schema:
+    """Vectors as fixed-size float16 lists: half the disk of float32, and retrieval re-normalises."""
+    return pa.schema([
+        ("sample_id", pa.string()),
+        ("text_vec", pa.list_(pa.float16(), text_dim)),        # the expanded caption (description)
+        ("keyword_vec", pa.list_(pa.float16(), keyword_dim)),  # the keywords joined by ", "
+        ("image_vec", pa.list_(pa.float16(), image_dim)),      # the rainy image
+        ("status", pa.string()),
+        ("error", pa.string()),
+    ])

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -15,3 +16,19 @@ def prefect_harness():
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+@pytest.fixture(scope="session")
+def corpus_store(tmp_path_factory) -> tuple[Path, Path, list[str]]:
+    """(data root, store root, sample shards): the sample corpus ingested in-process, once per session.
+
+    Shared by every test that reads it: copy the store before writing into it.
+    """
+    from corpus import generate_corpus
+    from storage.store import Store
+    from tasks.ingest import ingest_into_store
+
+    root = tmp_path_factory.mktemp("corpus")
+    generate_corpus(root / "data", seed=0, scale=1)
+    shards = ingest_into_store(root / "data", Store(root / "store"), shard_size=64)
+    return root / "data", root / "store", shards

@@ -1,0 +1,57 @@
+"""The distill flow under Prefect, and its command line's fail-fast checks."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from storage.catalog import query
+from storage.store import Store
+
+
+def distill_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "flows.distill", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=600)
+
+
+def test_missing_model_fails_fast_naming_the_model_and_the_fetch_command(corpus_store, tmp_path):
+    data, _, _ = corpus_store
+    result = distill_cli("--data-root", str(data), "--store", str(tmp_path / "store"),
+                         "--profile", "offline", "--models-dir", str(tmp_path / "no-models"))
+    assert result.returncode == 2
+    assert "niqe-sample-corpus" in result.stderr and "make models PROFILE=offline" in result.stderr
+    assert not (tmp_path / "store").exists()
+
+
+def test_unknown_profile_is_a_clear_error(corpus_store, tmp_path):
+    data, _, _ = corpus_store
+    result = distill_cli("--data-root", str(data), "--store", str(tmp_path / "s"), "--profile", "nope")
+    assert result.returncode == 2 and "unknown profile 'nope'" in result.stderr and "offline" in result.stderr
+
+
+@pytest.mark.slow
+def test_flow_builds_every_table_and_a_rerun_computes_nothing(corpus_store, offline_profile, tmp_path, prefect_harness):
+    from prefect.settings import PREFECT_API_URL
+
+    data, _, _ = corpus_store
+    store = tmp_path / "store"
+    args = ("--data-root", str(data), "--store", str(store), "--profile", "offline",
+            "--models-dir", str(offline_profile.models_dir), "--shard-size", "64")
+    env = {"PREFECT_API_URL": PREFECT_API_URL.value()}
+    first = distill_cli(*args, env=env)
+    assert first.returncode == 0, first.stderr[-3000:]
+    counts = {r["stage"]: (r["rows"], r["errors"]) for r in query(Store(store), "select * from ("
+              "select 'samples' as stage, count(*) as rows, 0 as errors from samples union all "
+              "select 'quality', count(*), count(*) filter (status='error') from quality union all "
+              "select 'captions', count(*), count(*) filter (status='error') from captions union all "
+              "select 'embeddings', count(*), count(*) filter (status='error') from embeddings)")}
+    n = counts["samples"][0]
+    assert n > 100 and counts == {t: (n, 0) for t in ("samples", "quality", "captions", "embeddings")}
+    ledger = sorted(p.relative_to(store) for p in (store / "_ledger").rglob("*.json"))
+    second = distill_cli(*args, env=env)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert sorted(p.relative_to(store) for p in (store / "_ledger").rglob("*.json")) == ledger
+    for stage in ("quality", "caption", "embed"):
+        assert f"{stage}: " in second.stderr + second.stdout and "0 to run" in second.stderr + second.stdout
