@@ -1,0 +1,75 @@
+"""Soft and hard nested-expert MoE layers: routing weights, which experts run, the balance loss."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from models.restoration.moe import HardMoE, SoftMoE, cv_squared, nested_widths
+
+LAYER = dict(dim=16, num_experts=4, expansion=2.0, bias=False, noise_std=1.0, balance_weight=0.01,
+             complexity_weighted=True)
+
+
+def test_expert_widths_halve_from_expert_to_expert():
+    assert nested_widths(48, 4, 2.0) == [48, 24, 12, 6]
+    assert [e.hidden for e in SoftMoE(**LAYER).experts] == nested_widths(16, 4, 2.0)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_soft_moe_weights_sum_to_one_and_mix_every_expert(training):
+    torch.manual_seed(0)
+    moe = SoftMoE(**LAYER).train(training)
+    x = torch.randn(3, 16, 8, 8)
+    y = moe(x)
+    w = moe.last_weights
+    assert w.shape == (3, 4) and (w > 0).all()
+    assert torch.allclose(w.sum(dim=-1), torch.ones(3))
+    mixed = sum(w[:, i].view(-1, 1, 1, 1) * expert(x) for i, expert in enumerate(moe.experts))
+    assert torch.allclose(y, mixed, atol=1e-6)
+
+
+def _count_images_per_expert(moe: HardMoE) -> list[int]:
+    seen = [0] * len(moe.experts)
+    for i, expert in enumerate(moe.experts):
+        expert.register_forward_hook(lambda _m, args, _out, i=i: seen.__setitem__(i, seen[i] + args[0].shape[0]))
+    return seen
+
+
+@pytest.mark.parametrize("top_k", [1, 2])
+def test_hard_moe_runs_only_the_top_k_experts_of_each_image(top_k):
+    torch.manual_seed(0)
+    moe = HardMoE(**LAYER, top_k=top_k).eval()
+    seen = _count_images_per_expert(moe)
+    x = torch.randn(6, 16, 8, 8)
+    y = moe(x)
+    selected = moe.last_selected
+    assert (selected.sum(dim=-1) == top_k).all()
+    assert seen == selected.sum(dim=0).tolist() and sum(seen) == 6 * top_k
+    # No renormalisation: the gates are the top-k softmax probabilities as they are.
+    probs = moe.router(x.mean(dim=(2, 3))).softmax(dim=-1)
+    assert torch.allclose(moe.last_weights, probs * selected)
+    expected = torch.stack([sum(moe.last_weights[b, i] * moe.experts[i](x[b:b + 1])[0]
+                                for i in selected[b].nonzero().flatten().tolist()) for b in range(6)])
+    assert torch.allclose(y, expected, atol=1e-6)
+
+
+def test_hard_moe_balance_loss_reaches_the_router_through_the_noisy_load():
+    torch.manual_seed(0)
+    moe = HardMoE(**LAYER, top_k=1).train()
+    moe(torch.randn(8, 16, 8, 8))
+    assert moe.aux_loss.ndim == 0 and moe.aux_loss > 0
+    moe.aux_loss.backward()
+    assert moe.router.weight.grad.abs().sum() > 0
+
+
+def test_complexity_weighting_favours_the_cheap_experts():
+    """With cost weights, equal importance is unbalanced; importance ∝ 1/cost is balanced."""
+    moe = SoftMoE(**LAYER)
+    cost = moe.complexity
+    assert cv_squared(torch.ones(4) * cost) > 0
+    assert cv_squared((1 / cost) * cost) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_hard_moe_rejects_a_top_k_beyond_its_experts():
+    with pytest.raises(ValueError, match="top_k"):
+        HardMoE(**LAYER, top_k=5)
