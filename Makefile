@@ -42,7 +42,7 @@ demo: setup
 	@echo "Store:   $(DEMO_DIR)/store   (tables: samples, rejects, quality, captions, embeddings, ledger)"
 	@echo "Catalog: $(DEMO_DIR)/store/rainrag.duckdb — try:"
 	@echo "  $(BIN)/duckdb $(DEMO_DIR)/store/rainrag.duckdb \"select s.dataset, q.rainy_quality, c.keywords from samples s join quality q using (sample_id) join captions c using (sample_id) limit 5\""
-	@$(BIN)/duckdb $(DEMO_DIR)/store/rainrag.duckdb "select dataset, count(*) as samples, round(median(rainy_quality), 2) as quality, count(*) filter (in_pool) as reference_pool from samples join quality using (sample_id) group by 1 order by 1"
+	@$(BIN)/duckdb $(DEMO_DIR)/store/rainrag.duckdb "select s.dataset, count(*) as samples, round(median(q.rainy_quality), 2) as quality, count(*) filter (q.in_pool) as reference_pool from samples s join quality q using (sample_id) group by 1 order by 1"
 
 bench: setup
 	$(BIN)/python -m benchmarks.ingest_throughput

@@ -3,6 +3,10 @@ and a checkpoint is never continued on other data or with another config unless 
 from __future__ import annotations
 
 import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -64,3 +68,30 @@ def test_resume_refuses_another_config_or_other_data_unless_allowed(layout, tmp_
     with pytest.raises(ResumeMismatch, match="training data: fingerprint"):
         train(config, fewer, tmp_path / "run")
     assert train(config, fewer, tmp_path / "run", allow_changes=True)["step"] == 3
+
+
+KILL_SCRIPT = """
+import os, signal, sys
+import torch
+from pathlib import Path
+from tests.training.helpers import tiny_config
+from training.loop import train
+
+torch.set_num_threads(int(sys.argv[3]))   # the parent's: CPU reductions depend on the thread split
+def kill_at_8(step):
+    if step == 8:
+        os.kill(os.getpid(), signal.SIGKILL)
+train(tiny_config(), Path(sys.argv[1]), Path(sys.argv[2]), on_step=kill_at_8)
+"""
+
+
+def test_a_sigkilled_process_resumes_to_the_uninterrupted_run(layout, tmp_path):
+    whole = train(tiny_config(), layout / "train", tmp_path / "whole")
+    killed = subprocess.run([sys.executable, "-c", KILL_SCRIPT, str(layout / "train"), str(tmp_path / "cut"),
+                             str(torch.get_num_threads())], capture_output=True, text=True, timeout=300,
+                            cwd=Path(__file__).resolve().parents[2])
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert [p.name for p in sorted(checkpoint_dir(tmp_path / "cut").glob("ckpt-*.pt"))] == ["ckpt-00000005.pt"]
+    resumed = train(tiny_config(), layout / "train", tmp_path / "cut")
+    assert log_rows(tmp_path / "cut") == log_rows(tmp_path / "whole")
+    assert resumed["types"] == whole["types"]
