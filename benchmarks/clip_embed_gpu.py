@@ -26,7 +26,7 @@ import torch
 from PIL import Image
 
 from models.pipeline.adapters.open_clip import OpenClipEncoder
-from models.pipeline.profiles import ModelSpec, Profile, load_profile
+from models.pipeline.profiles import ModelSpec, load_profile
 from storage.images import load_rgb8
 from tasks.image_batches import decoded_chunks
 

@@ -13,20 +13,19 @@ import os
 from pathlib import Path
 
 from prefect import flow, get_run_logger
-from prefect.artifacts import create_table_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.ingest import add_ingest_arguments, ingest
 from models.pipeline.loading import MissingModel, resolve_model_dir
 from models.pipeline.profiles import Profile, load_profile
-from storage.catalog import query, refresh_catalog
+from storage.catalog import refresh_catalog
 from storage.images import DEFAULT_MAX_PIXELS
 from storage.sources.registry import LayoutError, load_registry, locate
 from storage.store import Store, StoreBusy
 from tasks.caption import caption_stage
 from tasks.embed import embed_stage
 from tasks.quality import quality_stage
-from tasks.runner import StageReport, run_stage
+from tasks.runner import StageReport, query_artifact, run_stage
 
 # Quality scores are −(distance to the pristine model) (higher is better). With the `offline` scorer,
 # clean photographs of the sample corpus score about −2.2 (median) and synthetic rainy ones about
@@ -76,12 +75,8 @@ def distill(data_root: str, store: str, profile: str = "offline", models_dir: st
             if reports[-1].failed:
                 break  # a later stage would read the failed shards' missing inputs
         refresh_catalog(target)
-    summary = query(target, STAGE_SQL)
-    if summary:
-        create_table_artifact(key="distill-stages", table=summary, description="rows and error rows per stage")
-    pool = query(target, POOL_SQL)
-    if pool:
-        create_table_artifact(key="distill-pool", table=pool, description="real rainy images in the reference pool")
+    summary = query_artifact(target, "distill-stages", STAGE_SQL, "rows and error rows per stage")
+    query_artifact(target, "distill-pool", POOL_SQL, "real rainy images in the reference pool")
     failed = {f"{r.stage}/{s}": e for r in reports for s, e in r.failed.items()}
     if failed:
         raise RuntimeError(f"distill: {len(failed)} shards failed ({', '.join(sorted(failed))}); "

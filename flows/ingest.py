@@ -13,16 +13,15 @@ import shutil
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from storage.catalog import query, refresh_catalog
+from storage.catalog import refresh_catalog
 from storage.images import DEFAULT_MAX_PIXELS
 from storage.sources.registry import LayoutError, Located, load_registry, locate
 from storage.store import Store, StoreBusy
 from tasks.ingest import drop_stale_shards, ingest_stage, plan_dataset
-from tasks.runner import run_stage
+from tasks.runner import query_artifact, run_stage
 
 
 @task(name="discover", task_run_name="discover/{located.dataset.name}", cache_policy=NO_CACHE)
@@ -76,12 +75,8 @@ def ingest(data_root: str, store: str, layouts: list[str] | None = None, dataset
         if refresh_catalog(target):
             logger.info("catalog refreshed: %s", target.catalog_path)
         shutil.rmtree(staging, ignore_errors=True)
-    counts = query(target, COUNTS_SQL)
-    if counts:
-        create_table_artifact(key="ingest-counts", table=counts, description="samples and rejects per dataset")
-    reasons = query(target, REASONS_SQL)
-    if reasons:
-        create_table_artifact(key="ingest-rejects", table=reasons, description="why candidates were rejected")
+    counts = query_artifact(target, "ingest-counts", COUNTS_SQL, "samples and rejects per dataset")
+    query_artifact(target, "ingest-rejects", REASONS_SQL, "why candidates were rejected")
     if report.failed:
         raise RuntimeError(f"ingest: {len(report.failed)} shards failed ({', '.join(sorted(report.failed))}); "
                            "rerun to retry them, the others are kept")

@@ -8,10 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from prefect import get_run_logger, task
-from prefect.artifacts import create_progress_artifact, update_progress_artifact
+from prefect.artifacts import create_progress_artifact, create_table_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
 
+from storage.catalog import query
 from storage.ledger import LedgerRecord
 from storage.stage import ShardPlan, Stage, plan, run_shard
 from storage.store import Store
@@ -58,3 +59,11 @@ def run_stage(store: Store, stage: Stage, shards: list[str]) -> StageReport:
         update_progress_artifact(progress, progress=100.0 * finished / len(pending))
     logger.info("%s: %d shards computed, %d failed", stage.name, len(report.done), len(report.failed))
     return report
+
+
+def query_artifact(store: Store, key: str, sql: str, description: str) -> list[dict]:
+    """Rows of `sql` on the store's catalog, also attached to the flow run as a table (when there are any)."""
+    rows = query(store, sql)
+    if rows:
+        create_table_artifact(key=key, table=rows, description=description)
+    return rows
