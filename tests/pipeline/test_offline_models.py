@@ -59,6 +59,15 @@ def test_make_models_fits_niqe_and_the_profile_loads_it(offline, pairs):
     assert np.isnan(scorer.score([np.zeros((1, 5, 3), np.uint8)])[0])   # too small for any patch
 
 
+def test_make_models_keeps_a_model_fitted_with_the_same_settings(offline, capsys):
+    spec = offline.roles["quality"]
+    folder = offline.models_dir / spec.model_id
+    before = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+    PREPARERS[spec.kind](spec, offline)
+    assert "kept the NIQE model" in capsys.readouterr().out
+    assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == before
+
+
 def test_clean_photos_outrank_their_rainy_and_blurred_versions(offline, pairs):
     result = rank_pairs(load_role(offline, "quality"), pairs)
     assert result["totals"]["rainy"][1] > 100 and result["totals"]["blurred"][1] == len(pairs)

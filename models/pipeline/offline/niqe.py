@@ -311,10 +311,17 @@ def fit_on_sample_corpus(out_dir: Path, settings: NiqeSettings, seed: int = FIT_
 
 @register_preparer("niqe")
 def prepare_niqe(spec: ModelSpec, profile: Profile) -> None:
-    """`make models`: the offline quality model is fitted here, never downloaded."""
+    """`make models`: the offline quality model is fitted here, never downloaded, once."""
     if spec.model_id is None:
         raise ValueError(f"profile {profile.name!r}: the niqe adapter needs a model_id (its folder name)")
-    fit_on_sample_corpus(Path(profile.models_dir) / spec.model_id, NiqeSettings.from_options(spec.options))
+    out, settings = Path(profile.models_dir) / spec.model_id, NiqeSettings.from_options(spec.options)
+    try:  # keep a model already fitted with these settings: it may be one fitted on the user's own images
+        if NiqeModel.load(out).settings == settings:
+            print(f"kept the NIQE model already fitted in {out} (delete the folder to fit it again)")
+            return
+    except MissingModel:
+        pass
+    fit_on_sample_corpus(out, settings)
 
 
 def image_files(folders: Sequence[Path]) -> Iterator[Path]:
