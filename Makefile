@@ -39,7 +39,7 @@ demo: setup
 	$(OFFLINE) $(BIN)/python -m models.pipeline.fetch --profile offline
 	$(OFFLINE) $(BIN)/python -m flows.distill --data-root $(DEMO_DIR)/data --store $(DEMO_DIR)/store --profile offline
 	@echo
-	@echo "Store:   $(DEMO_DIR)/store   (tables: samples, rejects, quality, captions, embeddings, ledger)"
+	@echo "Store:   $(DEMO_DIR)/store   (tables: samples, rejects, quality, captions, embeddings, retrievals, ledger; contact sheets in reports/retrieval)"
 	@echo "Catalog: $(DEMO_DIR)/store/rainrag.duckdb — try:"
 	@echo "  $(BIN)/duckdb $(DEMO_DIR)/store/rainrag.duckdb \"select s.dataset, q.rainy_quality, c.keywords from samples s join quality q using (sample_id) join captions c using (sample_id) limit 5\""
 	@$(BIN)/duckdb $(DEMO_DIR)/store/rainrag.duckdb "select s.dataset, count(*) as samples, round(median(q.rainy_quality), 2) as quality, count(*) filter (q.in_pool) as reference_pool from samples s join quality q using (sample_id) group by 1 order by 1"

@@ -1,4 +1,4 @@
-"""The distill flow: ingest → quality → caption → embed (retrieval and judging follow).
+"""The distill flow: ingest → quality → caption → embed → retrieve (judging follows).
 
     python -m flows.distill --data-root /data/rain --store /data/rainrag --profile offline
 
@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.ingest import add_ingest_arguments, ingest
@@ -25,6 +26,9 @@ from storage.store import Store, StoreBusy
 from tasks.caption import caption_stage
 from tasks.embed import embed_stage
 from tasks.quality import quality_stage
+from tasks.retrieval.index import IndexConfig
+from tasks.retrieval.pool import load_pool
+from tasks.retrieve import RetrievalConfig, retrieval_sheets, retrieve_stage
 from tasks.runner import StageReport, query_artifact, run_stage
 
 # Quality scores are −(distance to the pristine model) (higher is better). With the `offline` scorer,
@@ -36,7 +40,9 @@ POOL_THRESHOLD = -3.5
 STAGE_SQL = """
     select 'quality' as stage, count(*) as rows, count(*) filter (status = 'error') as errors from quality
     union all select 'caption', count(*), count(*) filter (status = 'error') from captions
-    union all select 'embed', count(*), count(*) filter (status = 'error') from embeddings"""
+    union all select 'embed', count(*), count(*) filter (status = 'error') from embeddings
+    union all select 'retrieve', count(distinct query_id), count(distinct query_id) filter (status = 'error')
+              from retrievals"""
 POOL_SQL = """
     select dataset, count(*) as real_images, count(*) filter (in_pool) as in_pool,
            round(avg(rainy_quality), 2) as mean_quality
@@ -50,6 +56,15 @@ def check_models(profile: Profile) -> None:
             resolve_model_dir(spec, profile)
 
 
+def attach_contact_sheets(store: Store, shards: list[str], data_root: Path, k3: int) -> None:
+    sheets = retrieval_sheets(store, shards, load_pool(store, shards), data_root, k3)
+    if sheets:
+        lines = "\n".join(f"- **{subset}**: `{path}`" for subset, path in sheets.items())
+        create_markdown_artifact(key="retrieval-contact-sheets", description="queries and their K3 references",
+                                 markdown=f"Contact sheets (query, then its references with text L2 / image cosine / "
+                                          f"SSIM):\n\n{lines}")
+
+
 def current_shards(store: Store) -> list[str]:
     return [s for s in store.shards("samples") if store.current_part("samples", s)]
 
@@ -57,7 +72,8 @@ def current_shards(store: Store) -> list[str]:
 @flow(name="distill", task_runner=ThreadPoolTaskRunner(max_workers=os.cpu_count() or 2))
 def distill(data_root: str, store: str, profile: str = "offline", models_dir: str | None = None,
             layouts: list[str] | None = None, datasets: list[str] | None = None, shard_size: int = 2048,
-            max_pixels: int = DEFAULT_MAX_PIXELS, pool_threshold: float = POOL_THRESHOLD) -> list[dict]:
+            max_pixels: int = DEFAULT_MAX_PIXELS, pool_threshold: float = POOL_THRESHOLD, k1: int = 100,
+            k2: int = 20, k3: int = 3, ssim_size: int = 256) -> list[dict]:
     """Build the store's tables from the datasets under `data_root` with the models of `profile`."""
     logger = get_run_logger()
     models = load_profile(profile, models_dir)
@@ -69,12 +85,18 @@ def distill(data_root: str, store: str, profile: str = "offline", models_dir: st
     logger.info("profile %s: %d sample shards", models.name, len(shards))
     reports: list[StageReport] = []
     with target.lock("distill"):
-        for stage in (quality_stage(models, root, pool_threshold), caption_stage(models, root),
-                      embed_stage(models, root)):
-            reports.append(run_stage(target, stage, shards))
+        retrieval = RetrievalConfig(k1=k1, k2=k2, k3=k3, ssim_size=ssim_size)
+        stages = (lambda: quality_stage(models, root, pool_threshold), lambda: caption_stage(models, root),
+                  lambda: embed_stage(models, root),
+                  # built after embed: the reference pool (and its index) is read from quality and embeddings
+                  lambda: retrieve_stage(target, shards, root, retrieval, IndexConfig()))
+        for make_stage in stages:
+            reports.append(run_stage(target, make_stage(), shards))
             if reports[-1].failed:
                 break  # a later stage would read the failed shards' missing inputs
         refresh_catalog(target)
+        if not any(r.failed for r in reports):
+            attach_contact_sheets(target, shards, root, k3)
     summary = query_artifact(target, "distill-stages", STAGE_SQL, "rows and error rows per stage")
     query_artifact(target, "distill-pool", POOL_SQL, "real rainy images in the reference pool")
     failed = {f"{r.stage}/{s}": e for r in reports for s, e in r.failed.items()}
@@ -91,6 +113,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--models-dir", help="local models folder (default: the profile's, or $RAINRAG_MODELS)")
     parser.add_argument("--pool-threshold", type=float, default=POOL_THRESHOLD,
                         help="minimum quality of a real rainy image to enter the reference pool")
+    parser.add_argument("--k1", type=int, default=100, help="text-level survivors per query")
+    parser.add_argument("--k2", type=int, default=20, help="image-level survivors per query")
+    parser.add_argument("--k3", type=int, default=3, help="references retrieved per query (by SSIM)")
+    parser.add_argument("--ssim-size", type=int, default=256, help="side of the grayscale images SSIM compares")
     args = parser.parse_args(argv)
     try:  # fail in a second, before a Prefect server starts
         located, _ = locate(Path(args.data_root), load_registry([Path(p) for p in args.layouts]), args.datasets)
@@ -103,7 +129,8 @@ def main(argv: list[str] | None = None) -> None:
         run = distill.with_options(task_runner=ThreadPoolTaskRunner(max_workers=args.workers))
         summary = run(data_root=args.data_root, store=args.store, profile=args.profile, models_dir=args.models_dir,
                       layouts=args.layouts, datasets=args.datasets, shard_size=args.shard_size,
-                      max_pixels=args.max_pixels, pool_threshold=args.pool_threshold)
+                      max_pixels=args.max_pixels, pool_threshold=args.pool_threshold, k1=args.k1, k2=args.k2,
+                      k3=args.k3, ssim_size=args.ssim_size)
     except StoreBusy as exc:
         parser.exit(2, f"error: {exc}\n")
     for row in summary:

@@ -97,3 +97,18 @@ def embeddings_schema(text_dim: int, keyword_dim: int, image_dim: int) -> pa.Sch
         ("status", pa.string()),
         ("error", pa.string()),
     ])
+
+# One row per (query, reference) that reached the visual level: the K2 survivors of each query with
+# every score they earned, ranked by SSIM; the K3 best are `selected` for the judges. A query whose
+# image cannot be read is one error row without a reference.
+RETRIEVALS = pa.schema([
+    ("query_id", pa.string()),
+    ("reference_id", pa.string()),
+    ("s_txt", pa.float32()),           # L2 distance of the description vectors (smaller is closer)
+    ("s_vis", pa.float32()),           # cosine of the image vectors
+    ("s_ssim", pa.float32()),          # SSIM of the grayscale images at a common size
+    ("rank", pa.int16()),              # 1 = most similar structure among the query's K2 survivors
+    ("selected", pa.bool_()),          # rank <= K3: the retrieved set S(q)
+    ("status", pa.string()),
+    ("error", pa.string()),
+])

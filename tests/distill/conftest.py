@@ -31,3 +31,27 @@ def offline_profile(corpus_store, tmp_path_factory) -> Profile:
     load = clean_loader(data)
     fit_niqe([load(r) for r in first_of_clean.values()], models_dir / profile.roles["quality"].model_id)
     return profile
+
+
+@pytest.fixture(scope="session")
+def embedded_store(corpus_store, offline_profile, tmp_path_factory) -> Path:
+    """The corpus store after quality (every real image in the pool), caption and embed, once per session."""
+    from storage.stage import run_inline
+    from tasks.caption import caption_stage
+    from tasks.embed import embed_stage
+    from tasks.quality import quality_stage
+
+    data, store_root, shards = corpus_store
+    root = tmp_path_factory.mktemp("embedded") / "store"
+    shutil.copytree(store_root, root)
+    for stage in (quality_stage(offline_profile, data, -1e9), caption_stage(offline_profile, data),
+                  embed_stage(offline_profile, data)):
+        run_inline(Store(root), stage, shards)
+    return root
+
+
+@pytest.fixture()
+def embedded_copy(corpus_store, embedded_store, tmp_path) -> tuple[Path, Store, list[str]]:
+    data, _, shards = corpus_store
+    shutil.copytree(embedded_store, tmp_path / "store")
+    return data, Store(tmp_path / "store"), shards

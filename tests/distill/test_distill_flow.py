@@ -63,6 +63,11 @@ def test_flow_builds_every_table_and_a_rerun_computes_nothing(corpus_store, offl
               "select 'embeddings', count(*), count(*) filter (status='error') from embeddings)")}
     n = counts["samples"][0]
     assert n > 100 and counts == {t: (n, 0) for t in ("samples", "quality", "captions", "embeddings")}
+    queries = query(Store(store), "select count(distinct query_id) as n, count(*) filter (selected) as chosen "
+                                  "from retrievals")[0]
+    assert queries["n"] > 100 and queries["chosen"] == 3 * queries["n"]
+    sheets = {p.name for p in (store / "reports" / "retrieval").glob("*.png")}
+    assert sheets == {f"retrieval-{subset}.png" for subset in ("DRS", "DRD", "NRS", "NRD")}
     con = duckdb.connect(str(store / "rainrag.duckdb"), read_only=True)
     for sql in documented_queries():   # the demo and the README print these: they must run on this store
         assert con.execute(sql).fetchall(), sql
@@ -71,5 +76,5 @@ def test_flow_builds_every_table_and_a_rerun_computes_nothing(corpus_store, offl
     second = distill_cli(*args, env=env)
     assert second.returncode == 0, second.stderr[-3000:]
     assert sorted(p.relative_to(store) for p in (store / "_ledger").rglob("*.json")) == ledger
-    for stage in ("quality", "caption", "embed"):
+    for stage in ("quality", "caption", "embed", "retrieve"):
         assert re.search(rf"{stage}: (\d+) shards, \1 already done, 0 to run", second.stderr + second.stdout), stage

@@ -1,0 +1,1 @@
+"""Pure retrieval computations: FAISS text index, the visual and structural re-rankers, contact sheets."""

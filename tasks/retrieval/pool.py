@@ -1,0 +1,74 @@
+"""The reference pool: real rainy images that passed the quality threshold and were not rejected in
+review, with the vectors retrieval searches and what the exclusion rule needs.
+
+Only the pool's rows are read: `quality` (small columns) says which shards hold pool members, and
+only those shards' `embeddings` and `samples` rows are loaded, so the pool of a 2.4 M-sample store
+costs what its few thousand real images cost.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from storage.fingerprint import content_hash
+from storage.store import Store
+
+SAMPLE_FIELDS = ("sample_id", "dataset", "rainy_path", "rainy_path_raw", "side_by_side", "rainy_hash", "clean_hash",
+                 "time_of_day", "rain_type")
+
+
+@dataclass(frozen=True)
+class Pool:
+    rows: list[dict]          # the samples fields above, one per reference, in vector order
+    text: np.ndarray          # (N, D_text) float32, the references' description vectors
+    image: np.ndarray         # (N, D_image) float32, their image vectors
+    fingerprint: str          # changes when a member or a vector changes: the index key
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+def vectors(column: pa.ChunkedArray) -> np.ndarray:
+    """A fixed-size-list column -> (N, D) float32."""
+    flat = column.combine_chunks()
+    width = flat.type.list_size
+    return flat.flatten().to_numpy(zero_copy_only=False).astype(np.float32).reshape(-1, width)  # (N, D)
+
+
+def _members(store: Store, shard: str) -> pa.Array | None:
+    part = store.current_part("quality", shard)
+    if part is None:
+        return None
+    quality = pq.read_table(part, columns=["sample_id", "in_pool", "review", "status"])
+    keep = pc.and_(pc.and_(quality["in_pool"], pc.equal(quality["status"], "ok")),
+                   pc.invert(pc.fill_null(pc.equal(quality["review"], "rejected"), False)))
+    ids = quality.filter(keep)["sample_id"]
+    return ids.combine_chunks() if len(ids) else None
+
+
+def load_pool(store: Store, shards: list[str]) -> Pool:
+    """Every pool member with ok vectors, sorted by sample_id so the pool's order is stable."""
+    rows, text, image = [], [], []
+    for shard in shards:
+        ids = _members(store, shard)
+        if ids is None or store.current_part("embeddings", shard) is None:
+            continue
+        embeddings = store.read_shard("embeddings", shard)
+        embeddings = embeddings.filter(pc.and_(pc.is_in(embeddings["sample_id"], ids),
+                                               pc.equal(embeddings["status"], "ok")))
+        samples = store.read_shard("samples", shard).select(list(SAMPLE_FIELDS))
+        by_id = {r["sample_id"]: r for r in samples.filter(pc.is_in(samples["sample_id"], ids)).to_pylist()}
+        rows.extend(by_id[i] for i in embeddings["sample_id"].to_pylist())
+        text.append(vectors(embeddings["text_vec"]))
+        image.append(vectors(embeddings["image_vec"]))
+    if not rows:
+        return Pool([], np.zeros((0, 0), np.float32), np.zeros((0, 0), np.float32), content_hash(b""))
+    order = np.argsort([r["sample_id"] for r in rows], kind="stable")
+    text_all, image_all = np.concatenate(text)[order], np.concatenate(image)[order]
+    members = [rows[i] for i in order]
+    digest = content_hash("\n".join(r["sample_id"] for r in members).encode() + text_all.tobytes() + image_all.tobytes())
+    return Pool(members, text_all, image_all, digest)

@@ -1,0 +1,153 @@
+"""The retrieve stage: for every query, the real rainy references most like it (paper Eqs. 1-3).
+
+Queries are the rainy images of paired samples; references are the reference pool (tasks.retrieval.pool).
+Three levels, each over the survivors of the last: text L2 top-K1 through a FAISS index of the
+references' description vectors, image-vector cosine top-K2, SSIM of grayscale images at a common
+size top-K3. The index is built once per pool fingerprint and reused by every shard and run.
+
+Exclusion rule: a query never retrieves (a) itself, (b) a file with the same bytes as its rainy image
+(the same image shipped by two datasets), or (c) a reference made from the same clean image (its own
+pair's siblings in a many-to-one set, or the same scene re-used by another dataset: equal clean
+hashes). The pool holds real images, so this only bites for real paired datasets (SPA-Data, ...).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import torch
+
+from storage.fingerprint import fingerprint
+from storage.schemas import RETRIEVALS
+from storage.stage import Stage, table_stage
+from storage.store import Store
+from tasks.image_batches import rainy_loader
+from tasks.retrieval.contact_sheet import contact_sheets, subset_of
+from tasks.retrieval.cascade import text_level, visual_level
+from tasks.retrieval.index import IndexConfig, TextIndex, cached_index
+from tasks.retrieval.pool import Pool, load_pool, vectors
+from tasks.retrieval.ssim import ssim_one_to_many, to_gray_square
+
+STAGE = "retrieve"
+VERSION = "1"
+# SSIM is the one per-pair level: on a GPU one query against its K2 candidates is a single small batch.
+SSIM_DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@dataclass(frozen=True)
+class RetrievalConfig:
+    k1: int = 100         # [ours] text level survivors (the paper publishes no K1)
+    k2: int = 20          # [ours] visual level survivors
+    k3: int = 3           # [ours] the retrieved set S(q) handed to the judges
+    ssim_size: int = 256  # [ours] both images resized to ssim_size² grayscale before SSIM
+
+
+def exclusion_keys(row: Mapping[str, Any]) -> list[str]:
+    keys = [f"id:{row['sample_id']}", f"file:{row['rainy_hash']}"]
+    return keys + ([f"scene:{row['clean_hash']}"] if row.get("clean_hash") else [])
+
+
+def forbidden(queries: list[dict], pool: Pool) -> list[set[int]]:
+    """Per query, the pool positions it must never retrieve (see the module docstring)."""
+    by_key: dict[str, set[int]] = {}
+    for position, ref in enumerate(pool.rows):
+        for key in exclusion_keys(ref):
+            by_key.setdefault(key, set()).add(position)
+    return [set().union(*(by_key.get(k, set()) for k in exclusion_keys(q))) for q in queries]
+
+
+class ReferenceImages:
+    """Grayscale ssim_size² tensors of pool members, each decoded and resized once per shard."""
+
+    def __init__(self, pool: Pool, data_root: Path, size: int):
+        self.pool, self.load, self.size = pool, rainy_loader(data_root), size
+        self.cache: dict[int, torch.Tensor | None] = {}
+
+    def get(self, position: int) -> torch.Tensor | None:
+        if position not in self.cache:
+            try:
+                self.cache[position] = torch.from_numpy(to_gray_square(self.load(self.pool.rows[position]), self.size))
+            except Exception:  # noqa: BLE001 — an unreadable reference scores no SSIM; others go on
+                self.cache[position] = None
+        return self.cache[position]
+
+
+def _query_rows(query: dict, refs: ReferenceImages, gray: torch.Tensor, cands: np.ndarray, s_txt: np.ndarray,
+                s_vis: np.ndarray, k3: int) -> list[dict]:
+    images = [refs.get(int(c)) for c in cands]
+    ok = [i for i, image in enumerate(images) if image is not None]
+    s_ssim = np.full(len(cands), np.nan, np.float32)
+    if ok:
+        candidates = torch.stack([images[i] for i in ok]).to(SSIM_DEVICE)   # (K, S, S)
+        s_ssim[ok] = ssim_one_to_many(gray.to(SSIM_DEVICE), candidates).cpu().numpy()   # (K,)
+    order = sorted(range(len(cands)), key=lambda i: (np.isnan(s_ssim[i]), -np.nan_to_num(s_ssim[i]), i))
+    return [{"query_id": query["sample_id"], "reference_id": refs.pool.rows[int(cands[i])]["sample_id"],
+             "s_txt": float(s_txt[i]), "s_vis": float(s_vis[i]),
+             "s_ssim": None if np.isnan(s_ssim[i]) else float(s_ssim[i]), "rank": rank, "selected": rank <= k3,
+             "status": "ok", "error": None} for rank, i in enumerate(order, start=1)]
+
+
+def retrieve_shard(samples: pa.Table, embeddings: pa.Table, pool: Pool, index: TextIndex, data_root: Path,
+                   config: RetrievalConfig) -> pa.Table:
+    ok = embeddings.filter(pc.equal(embeddings["status"], "ok"))
+    paired = {r["sample_id"]: r for r in samples.to_pylist() if r["clean_path"]}
+    keep = [i for i, sid in enumerate(ok["sample_id"].to_pylist()) if sid in paired]
+    if not keep or not len(pool):
+        return RETRIEVALS.empty_table()
+    ok = ok.take(keep)
+    queries = [paired[sid] for sid in ok["sample_id"].to_pylist()]
+    txt_dist, txt_idx = text_level(index, vectors(ok["text_vec"]), config.k1, exclude=forbidden(queries, pool))
+    vis_cos, vis_idx = visual_level(vectors(ok["image_vec"]), pool.image, txt_idx, config.k2)
+    refs, load = ReferenceImages(pool, data_root, config.ssim_size), rainy_loader(data_root)
+    out: list[dict] = []
+    for q, query in enumerate(queries):
+        valid = vis_idx[q] >= 0
+        cands, s_vis = vis_idx[q][valid], vis_cos[q][valid]
+        s_txt = np.array([txt_dist[q][list(txt_idx[q]).index(c)] for c in cands], np.float32)
+        try:
+            gray = torch.from_numpy(to_gray_square(load(query), config.ssim_size))
+        except Exception as exc:  # noqa: BLE001 — the query's own error row, the shard goes on
+            out.append({"query_id": query["sample_id"], "status": "error", "error": f"{type(exc).__name__}: {exc}"})
+            continue
+        out.extend(_query_rows(query, refs, gray, cands, s_txt, s_vis, config.k3))
+    return pa.Table.from_pylist(out, schema=RETRIEVALS)
+
+
+def retrieve_stage(store: Store, shards: list[str], data_root: Path, config: RetrievalConfig,
+                   index_config: IndexConfig) -> Stage:
+    """`samples` + `embeddings` -> `retrievals`, against the pool as it is now (its fingerprint is config)."""
+    pool = load_pool(store, shards)
+    index_key = fingerprint([pool.fingerprint, asdict(index_config)])   # a new index setting builds a new index
+    index = cached_index(store.root / "_indexes", index_key, lambda: pool.text, index_config) if len(pool) else None
+    stage_config = {**asdict(config), "index": asdict(index_config), "pool": pool.fingerprint}
+
+    def compute(tables: Mapping[str, pa.Table], _: Mapping[str, Any]) -> dict[str, pa.Table]:
+        return {"retrievals": retrieve_shard(tables["samples"], tables["embeddings"], pool, index, Path(data_root),
+                                             config)}
+
+    return table_stage(STAGE, VERSION, ["samples", "embeddings"], ["retrievals"], stage_config, compute)
+
+
+def retrieval_sheets(store: Store, shards: list[str], pool: Pool, data_root: Path, k3: int,
+                     per_subset: int = 4) -> dict[str, Path]:
+    """Contact sheets of the first queries of each subset, read shard by shard until every subset is full."""
+    known = {row["sample_id"]: row for row in pool.rows}
+    tables, queries_of = [], {subset: set() for subset in ("DRS", "DRD", "NRS", "NRD")}
+    for shard in shards:
+        if store.current_part("retrievals", shard) is None:
+            continue
+        samples = {r["sample_id"]: r for r in store.read_shard("samples", shard).to_pylist()}
+        retrievals = store.read_shard("retrievals", shard)
+        known.update(samples)
+        tables.append(retrievals)
+        for query_id in set(retrievals["query_id"].to_pylist()):
+            queries_of.setdefault(subset_of(samples[query_id]), set()).add(query_id)
+        if all(len(queries_of[s]) >= per_subset for s in ("DRS", "DRD", "NRS", "NRD")):
+            break
+    if not tables:
+        return {}
+    return contact_sheets(pa.concat_tables(tables), known, data_root, store.reports / "retrieval", k3, per_subset)

@@ -1,0 +1,134 @@
+"""The torch SSIM re-ranker against skimage's structural_similarity, on real photographs."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from scipy import ndimage
+from skimage import data
+from skimage.metrics import structural_similarity
+
+from tasks.retrieval.ssim import ssim_one_to_many, ssim_pairs, to_gray_square
+
+TOL = 1e-4
+
+
+def reference_ssim(a: np.ndarray, b: np.ndarray) -> float:
+    return structural_similarity(
+        a, b, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=1.0
+    )
+
+
+def _photos() -> list[np.ndarray]:
+    gray = data.camera()
+    return [data.astronaut(), data.chelsea(), data.coffee(), np.stack([gray] * 3, axis=-1)]
+
+
+def _variants(base: np.ndarray, seed: int) -> list[np.ndarray]:
+    """Degraded copies of one gray image: noise, blur, brightness, contrast, and the image itself."""
+    rng = np.random.default_rng(seed)
+    noisy = np.clip(base + rng.normal(0.0, 0.08, base.shape), 0, 1)
+    blurred = ndimage.gaussian_filter(base, sigma=2.0)
+    brighter = np.clip(base + 0.15, 0, 1)
+    flatter = 0.5 + 0.4 * (base - 0.5)
+    return [v.astype(np.float32) for v in (noisy, blurred, brighter, flatter, base)]
+
+
+@pytest.fixture(scope="module", params=[64, 256])
+def gray_set(request) -> tuple[np.ndarray, np.ndarray]:
+    """(query (S, S), candidates (K, S, S)): one photo against variants of itself and other photos."""
+    size = request.param
+    grays = [to_gray_square(p, size) for p in _photos()]
+    query = grays[0]
+    candidates = _variants(query, seed=size) + grays[1:] + _variants(grays[1], seed=size + 1)
+    return query, np.stack(candidates)
+
+
+def test_to_gray_square_shape_range_and_luma():
+    photo = data.astronaut()
+    gray = to_gray_square(photo, 64)
+    assert gray.shape == (64, 64) and gray.dtype == np.float32
+    assert 0.0 <= gray.min() and gray.max() <= 1.0
+    # A flat colour stays flat, at its BT.601 luma.
+    flat = np.zeros((40, 30, 3), dtype=np.uint8)
+    flat[...] = (200, 100, 50)
+    expected = (0.299 * 200 + 0.587 * 100 + 0.114 * 50) / 255
+    np.testing.assert_allclose(to_gray_square(flat, 16), expected, atol=1e-5)
+
+
+def test_to_gray_square_rejects_bad_input():
+    with pytest.raises(ValueError):
+        to_gray_square(np.zeros((10, 10), dtype=np.uint8), 16)
+    with pytest.raises(ValueError):
+        to_gray_square(np.zeros((10, 10, 3), dtype=np.float32), 16)
+    with pytest.raises(ValueError, match="window"):
+        to_gray_square(np.zeros((10, 10, 3), dtype=np.uint8), 8)
+
+
+def test_one_to_many_matches_skimage(gray_set):
+    query, candidates = gray_set
+    got = ssim_one_to_many(torch.from_numpy(query), torch.from_numpy(candidates))
+    assert got.shape == (len(candidates),) and got.dtype == torch.float32
+    expected = np.array([reference_ssim(query, c) for c in candidates])
+    assert np.abs(got.numpy() - expected).max() < TOL
+    # The identical candidate (last of the query's own variants) scores 1; the set spans a wide range.
+    assert got[4].item() == pytest.approx(1.0, abs=1e-6)
+    assert got.min().item() < 0.5
+
+
+def test_pairs_matches_skimage(gray_set):
+    query, candidates = gray_set
+    a = np.roll(candidates, 1, axis=0)  # (K, S, S): pair every candidate with its neighbour
+    got = ssim_pairs(torch.from_numpy(a), torch.from_numpy(candidates))
+    assert got.shape == (len(candidates),) and got.dtype == torch.float32
+    expected = np.array([reference_ssim(x, y) for x, y in zip(a, candidates)])
+    assert np.abs(got.numpy() - expected).max() < TOL
+
+
+def test_pairs_and_one_to_many_agree(gray_set):
+    query, candidates = gray_set
+    q, c = torch.from_numpy(query), torch.from_numpy(candidates)
+    many = ssim_one_to_many(q, c)
+    pairs = ssim_pairs(q.expand_as(c), c)  # (S, S) -> (K, S, S), a view
+    torch.testing.assert_close(many, pairs, atol=1e-6, rtol=0)
+
+
+def test_float64_input_stays_float64_and_matches():
+    query = to_gray_square(data.astronaut(), 64).astype(np.float64)
+    ref = to_gray_square(data.coffee(), 64).astype(np.float64)
+    got = ssim_one_to_many(torch.from_numpy(query), torch.from_numpy(ref)[None])
+    assert got.dtype == torch.float64
+    assert abs(got.item() - reference_ssim(query, ref)) < 1e-10
+
+
+def test_empty_candidates():
+    assert ssim_one_to_many(torch.zeros(32, 32), torch.zeros(0, 32, 32)).shape == (0,)
+    assert ssim_pairs(torch.zeros(0, 32, 32), torch.zeros(0, 32, 32)).shape == (0,)
+
+
+def test_mismatched_sizes_raise():
+    with pytest.raises(ValueError, match="differ"):
+        ssim_one_to_many(torch.zeros(32, 32), torch.zeros(3, 64, 64))
+    with pytest.raises(ValueError, match="differ"):
+        ssim_pairs(torch.zeros(2, 32, 32), torch.zeros(3, 32, 32))
+    with pytest.raises(ValueError, match="square"):
+        ssim_pairs(torch.zeros(2, 32, 40), torch.zeros(2, 32, 40))
+    with pytest.raises(ValueError, match="dimensions"):
+        ssim_one_to_many(torch.zeros(1, 32, 32), torch.zeros(3, 32, 32))
+
+
+def test_images_smaller_than_window_raise():
+    with pytest.raises(ValueError, match="window"):
+        ssim_one_to_many(torch.zeros(10, 10), torch.zeros(3, 10, 10))
+    with pytest.raises(ValueError, match="window"):
+        ssim_pairs(torch.zeros(2, 8, 8), torch.zeros(2, 8, 8))
+
+
+@pytest.mark.parametrize("size", [11, 63, 100])
+def test_odd_sizes_match_skimage(size):
+    """Sizes whose valid width (size - 10) has no block divisor, or is a single pixel."""
+    a = to_gray_square(data.astronaut(), size)
+    refs = np.stack([to_gray_square(data.coffee(), size), _variants(a, seed=size)[0]])
+    got = ssim_one_to_many(torch.from_numpy(a), torch.from_numpy(refs)).numpy()
+    expected = np.array([reference_ssim(a, r) for r in refs])
+    assert np.abs(got - expected).max() < TOL
