@@ -150,28 +150,49 @@ def _chunk(n: int, side: int, device: torch.device) -> int:
     return max(1, min(n, (4 * 256 * 256) // (side * side)))
 
 
-def ssim_one_to_many(query: torch.Tensor, refs: torch.Tensor) -> torch.Tensor:
+def reference_moments(refs: torch.Tensor) -> torch.Tensor:
+    """(K, S, S) references -> (K, 2, s, s): each one's blurred mean and mean square.
+
+    They do not depend on the query: the retrieval stage computes them once per reference and shard
+    and passes them to `ssim_one_to_many`, which then blurs a single map (query × reference) per pair.
+    """
+    _check("refs", refs, 3)
+    out = []
+    for y in refs.split(_chunk(refs.shape[0], refs.shape[-1], refs.device)):
+        y = _as_float(y)  # (c, S, S)
+        uy, uyy = _blur_valid(torch.cat([y, y * y])).split(y.shape[0])  # 2 x (c, s, s)
+        out.append(torch.stack([uy, uyy], dim=1))  # (c, 2, s, s)
+    return torch.cat(out) if out else refs.new_empty((0, 2, refs.shape[-1] - 2 * RADIUS, refs.shape[-1] - 2 * RADIUS))
+
+
+def ssim_one_to_many(query: torch.Tensor, refs: torch.Tensor, moments: torch.Tensor | None = None) -> torch.Tensor:
     """Mean SSIM of one query (S, S) against each of K references (K, S, S) -> (K,).
 
     The query's own moments (mean and mean square) are blurred once and broadcast over the K
-    references, so a call costs 3 blurred maps per reference instead of 5.
+    references, so a call costs 3 blurred maps per reference instead of 5 — or 1 when the
+    references' `moments` (from `reference_moments`) are given.
     """
     _check("query", query, 2)
     _check("refs", refs, 3)
     if query.shape != refs.shape[1:]:
         raise ValueError(f"query {tuple(query.shape)} and refs {tuple(refs.shape[1:])} differ in size")
+    if moments is not None and moments.shape[0] != refs.shape[0]:
+        raise ValueError(f"{moments.shape[0]} reference moments for {refs.shape[0]} references")
     dtype = torch.promote_types(_as_float(query).dtype, _as_float(refs).dtype)
     if refs.shape[0] == 0:
         return torch.empty(0, dtype=dtype, device=refs.device)
     x = query.to(dtype=dtype, device=refs.device)
     q_moments = _blur_valid(torch.stack([x, x * x]))  # (2, S, S) -> (2, s, s)
     ux, uxx = q_moments[0:1], q_moments[1:2]  # (1, s, s) each, broadcast against the references
+    step = _chunk(refs.shape[0], x.shape[-1], refs.device)
     scores = []
-    for y in refs.split(_chunk(refs.shape[0], x.shape[-1], refs.device)):
-        y = y.to(dtype)  # (c, S, S)
-        c = y.shape[0]
-        r_moments = _blur_valid(torch.cat([y, y * y, x * y]))  # (3c, S, S) -> (3c, s, s)
-        uy, uyy, uxy = r_moments.split(c)  # 3 x (c, s, s)
+    for start in range(0, refs.shape[0], step):
+        y = refs[start:start + step].to(dtype)  # (c, S, S)
+        if moments is None:
+            uy, uyy, uxy = _blur_valid(torch.cat([y, y * y, x * y])).split(y.shape[0])  # 3 x (c, s, s)
+        else:
+            uy, uyy = moments[start:start + step].to(dtype).unbind(1)  # 2 x (c, s, s)
+            uxy = _blur_valid(x * y)  # (c, s, s)
         scores.append(_ssim_from_moments(ux, uy, uxx, uyy, uxy))
     return torch.cat(scores)  # (K,)
 

@@ -8,7 +8,7 @@ from scipy import ndimage
 from skimage import data
 from skimage.metrics import structural_similarity
 
-from tasks.retrieval.ssim import ssim_one_to_many, ssim_pairs, to_gray_square
+from tasks.retrieval.ssim import reference_moments, ssim_one_to_many, ssim_pairs, to_gray_square
 
 TOL = 1e-4
 
@@ -132,3 +132,14 @@ def test_odd_sizes_match_skimage(size):
     got = ssim_one_to_many(torch.from_numpy(a), torch.from_numpy(refs)).numpy()
     expected = np.array([reference_ssim(a, r) for r in refs])
     assert np.abs(got - expected).max() < TOL
+
+
+def test_cached_reference_moments_give_the_same_scores():
+    rng = np.random.default_rng(3)
+    query = torch.from_numpy(rng.random((64, 64), dtype=np.float32))
+    refs = torch.from_numpy(np.clip(query.numpy() * 0.6 + rng.random((5, 64, 64), dtype=np.float32) * 0.4, 0, 1))
+    moments = reference_moments(refs)   # (5, 2, 54, 54)
+    assert moments.shape == (5, 2, 54, 54)
+    assert torch.allclose(ssim_one_to_many(query, refs, moments), ssim_one_to_many(query, refs), atol=1e-6)
+    with pytest.raises(ValueError, match="moments"):
+        ssim_one_to_many(query, refs, moments[:3])
