@@ -16,18 +16,17 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.ingest import add_ingest_arguments, ingest
+from flows.ingest import add_ingest_arguments, check_data_root, ingest
 from models.pipeline.loading import MissingModel, resolve_model_dir
 from models.pipeline.profiles import Profile, load_profile
 from storage.catalog import refresh_catalog
 from storage.images import DEFAULT_MAX_PIXELS
-from storage.sources.registry import LayoutError, load_registry, locate
 from storage.store import Store, StoreBusy
 from tasks.caption import caption_stage
 from tasks.embed import embed_stage
 from tasks.quality import quality_stage
 from tasks.retrieval.index import IndexConfig
-from tasks.retrieval.pool import load_pool
+from tasks.retrieval.pool import Pool, load_pool
 from tasks.retrieve import RetrievalConfig, retrieval_sheets, retrieve_stage
 from tasks.runner import StageReport, query_artifact, run_stage
 
@@ -56,8 +55,8 @@ def check_models(profile: Profile) -> None:
             resolve_model_dir(spec, profile)
 
 
-def attach_contact_sheets(store: Store, shards: list[str], data_root: Path, k3: int) -> None:
-    sheets = retrieval_sheets(store, shards, load_pool(store, shards), data_root, k3)
+def attach_contact_sheets(store: Store, shards: list[str], pool: Pool, data_root: Path, k3: int) -> None:
+    sheets = retrieval_sheets(store, shards, pool, data_root, k3)
     if sheets:
         lines = "\n".join(f"- **{subset}**: `{path}`" for subset, path in sheets.items())
         create_markdown_artifact(key="retrieval-contact-sheets", description="queries and their K3 references",
@@ -85,18 +84,20 @@ def distill(data_root: str, store: str, profile: str = "offline", models_dir: st
     logger.info("profile %s: %d sample shards", models.name, len(shards))
     reports: list[StageReport] = []
     with target.lock("distill"):
-        retrieval = RetrievalConfig(k1=k1, k2=k2, k3=k3, ssim_size=ssim_size)
-        stages = (lambda: quality_stage(models, root, pool_threshold), lambda: caption_stage(models, root),
-                  lambda: embed_stage(models, root),
-                  # built after embed: the reference pool (and its index) is read from quality and embeddings
-                  lambda: retrieve_stage(target, shards, root, retrieval, IndexConfig()))
-        for make_stage in stages:
-            reports.append(run_stage(target, make_stage(), shards))
+        for stage in (quality_stage(models, root, pool_threshold), caption_stage(models, root),
+                      embed_stage(models, root)):
+            reports.append(run_stage(target, stage, shards))
             if reports[-1].failed:
                 break  # a later stage would read the failed shards' missing inputs
+        if not any(r.failed for r in reports):
+            # the reference pool is read once, from quality and embeddings as they now are
+            pool = load_pool(target, shards)
+            logger.info("reference pool: %d real rainy images", len(pool))
+            retrieval = RetrievalConfig(k1=k1, k2=k2, k3=k3, ssim_size=ssim_size)
+            reports.append(run_stage(target, retrieve_stage(target, pool, root, retrieval, IndexConfig()), shards))
         refresh_catalog(target)
         if not any(r.failed for r in reports):
-            attach_contact_sheets(target, shards, root, k3)
+            attach_contact_sheets(target, shards, pool, root, k3)
     summary = query_artifact(target, "distill-stages", STAGE_SQL, "rows and error rows per stage")
     query_artifact(target, "distill-pool", POOL_SQL, "real rainy images in the reference pool")
     failed = {f"{r.stage}/{s}": e for r in reports for s, e in r.failed.items()}
@@ -118,13 +119,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--k3", type=int, default=3, help="references retrieved per query (by SSIM)")
     parser.add_argument("--ssim-size", type=int, default=256, help="side of the grayscale images SSIM compares")
     args = parser.parse_args(argv)
+    check_data_root(parser, args)
     try:  # fail in a second, before a Prefect server starts
-        located, _ = locate(Path(args.data_root), load_registry([Path(p) for p in args.layouts]), args.datasets)
         check_models(load_profile(args.profile, args.models_dir))
-    except (LayoutError, FileNotFoundError, ValueError, MissingModel) as exc:
+    except (FileNotFoundError, ValueError, MissingModel) as exc:
         parser.exit(2, f"error: {exc}\n")
-    if not located:
-        parser.exit(2, f"error: no known dataset folder under {args.data_root}\n")
     try:
         run = distill.with_options(task_runner=ThreadPoolTaskRunner(max_workers=args.workers))
         summary = run(data_root=args.data_root, store=args.store, profile=args.profile, models_dir=args.models_dir,

@@ -96,16 +96,21 @@ def add_ingest_arguments(parser: argparse.ArgumentParser) -> None:
                         help="refuse to decode larger images (decompression-bomb guard)")
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m flows.ingest", description=ingest.__doc__)
-    add_ingest_arguments(parser)
-    args = parser.parse_args(argv)
-    try:  # fail in a second, before a Prefect server starts, on a bad layout or data root
+def check_data_root(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Exit 2 in a second, before a Prefect server starts, on a bad layouts file or data root."""
+    try:
         located, _ = locate(Path(args.data_root), load_registry([Path(p) for p in args.layouts]), args.datasets)
     except (LayoutError, FileNotFoundError) as exc:
         parser.exit(2, f"error: {exc}\n")
     if not located:
         parser.exit(2, f"error: no known dataset folder under {args.data_root}\n")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m flows.ingest", description=ingest.__doc__)
+    add_ingest_arguments(parser)
+    args = parser.parse_args(argv)
+    check_data_root(parser, args)
     try:
         run = ingest.with_options(task_runner=ThreadPoolTaskRunner(max_workers=args.workers))
         counts = run(data_root=args.data_root, store=args.store, layouts=args.layouts, datasets=args.datasets,

@@ -29,7 +29,7 @@ from tasks.image_batches import rainy_loader
 from tasks.retrieval.contact_sheet import contact_sheets, subset_of
 from tasks.retrieval.cascade import text_level, visual_level
 from tasks.retrieval.index import IndexConfig, TextIndex, cached_index
-from tasks.retrieval.pool import Pool, load_pool, vectors
+from tasks.retrieval.pool import Pool, vectors
 from tasks.retrieval.ssim import reference_moments, ssim_one_to_many, to_gray_square
 
 STAGE = "retrieve"
@@ -110,7 +110,8 @@ def retrieve_shard(samples: pa.Table, embeddings: pa.Table, pool: Pool, index: T
     for q, query in enumerate(queries):
         valid = vis_idx[q] >= 0
         cands, s_vis = vis_idx[q][valid], vis_cos[q][valid]
-        s_txt = np.array([txt_dist[q][list(txt_idx[q]).index(c)] for c in cands], np.float32)
+        text_distance = dict(zip(txt_idx[q].tolist(), txt_dist[q].tolist()))   # reference -> its text L2
+        s_txt = np.array([text_distance[c] for c in cands.tolist()], np.float32)
         try:
             gray = torch.from_numpy(to_gray_square(load(query), config.ssim_size))
         except Exception as exc:  # noqa: BLE001 — the query's own error row, the shard goes on
@@ -120,10 +121,9 @@ def retrieve_shard(samples: pa.Table, embeddings: pa.Table, pool: Pool, index: T
     return pa.Table.from_pylist(out, schema=RETRIEVALS)
 
 
-def retrieve_stage(store: Store, shards: list[str], data_root: Path, config: RetrievalConfig,
+def retrieve_stage(store: Store, pool: Pool, data_root: Path, config: RetrievalConfig,
                    index_config: IndexConfig) -> Stage:
-    """`samples` + `embeddings` -> `retrievals`, against the pool as it is now (its fingerprint is config)."""
-    pool = load_pool(store, shards)
+    """`samples` + `embeddings` -> `retrievals` against `pool` (its fingerprint is part of the config)."""
     index_key = fingerprint([pool.fingerprint, asdict(index_config)])   # a new index setting builds a new index
     index = cached_index(store.root / "_indexes", index_key, lambda: pool.text, index_config) if len(pool) else None
     stage_config = {**asdict(config), "index": asdict(index_config), "pool": pool.fingerprint}

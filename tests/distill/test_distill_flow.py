@@ -9,6 +9,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from PIL import Image
 
 from storage.catalog import query
 from storage.store import Store
@@ -68,6 +69,9 @@ def test_flow_builds_every_table_and_a_rerun_computes_nothing(corpus_store, offl
     assert queries["n"] > 100 and queries["chosen"] == 3 * queries["n"]
     sheets = {p.name for p in (store / "reports" / "retrieval").glob("*.png")}
     assert sheets == {f"retrieval-{subset}.png" for subset in ("DRS", "DRD", "NRS", "NRD")}
+    for sheet in sheets:   # a query column plus K3 reference columns of 128-px thumbnails, not a blank file
+        with Image.open(store / "reports" / "retrieval" / sheet) as image:
+            assert image.width == 4 * 128 and image.height >= 158 and len(set(image.getdata())) > 1000
     con = duckdb.connect(str(store / "rainrag.duckdb"), read_only=True)
     for sql in documented_queries():   # the demo and the README print these: they must run on this store
         assert con.execute(sql).fetchall(), sql

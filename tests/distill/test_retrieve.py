@@ -6,6 +6,7 @@ import pyarrow as pa
 from storage.stage import plan, run_inline
 from tasks.quality import quality_stage
 from tasks.retrieval.index import IndexConfig
+from tasks.retrieval.pool import load_pool
 from tasks.retrieve import RetrievalConfig, retrieve_stage
 
 SMALL = RetrievalConfig(k1=12, k2=5, k3=2, ssim_size=64)
@@ -17,7 +18,7 @@ def table(store, name, shards):
 
 def test_every_paired_query_gets_its_ranked_references_and_never_itself(embedded_copy):
     data, store, shards = embedded_copy   # every real image is a reference
-    run_inline(store, retrieve_stage(store, shards, data, SMALL, IndexConfig()), shards)
+    run_inline(store, retrieve_stage(store, load_pool(store, shards), data, SMALL, IndexConfig()), shards)
     samples = {r["sample_id"]: r for r in table(store, "samples", shards).to_pylist()}
     rows = table(store, "retrievals", shards).to_pylist()
     by_query: dict[str, list[dict]] = {}
@@ -43,11 +44,11 @@ def test_every_paired_query_gets_its_ranked_references_and_never_itself(embedded
 
 def test_the_index_is_built_once_per_pool_and_a_new_pool_reruns_retrieval(embedded_copy, offline_profile):
     data, store, shards = embedded_copy
-    run_inline(store, retrieve_stage(store, shards, data, SMALL, IndexConfig()), shards)
-    again = retrieve_stage(store, shards, data, SMALL, IndexConfig())
+    run_inline(store, retrieve_stage(store, load_pool(store, shards), data, SMALL, IndexConfig()), shards)
+    again = retrieve_stage(store, load_pool(store, shards), data, SMALL, IndexConfig())
     assert plan(store, again, shards)[0] == []                    # same pool, same fingerprint: nothing to do
     assert len(list((store.root / "_indexes").glob("*.faiss"))) == 1
     run_inline(store, quality_stage(offline_profile, data, -3.5), shards)   # a stricter pool
-    smaller = retrieve_stage(store, shards, data, SMALL, IndexConfig())
+    smaller = retrieve_stage(store, load_pool(store, shards), data, SMALL, IndexConfig())
     assert len(plan(store, smaller, shards)[0]) == len(shards)
     assert len(list((store.root / "_indexes").glob("*.faiss"))) == 2
