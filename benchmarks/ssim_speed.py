@@ -4,9 +4,9 @@
 
 Both score the same `pairs` (query, candidate) pairs of real photographs (random crops of skimage's
 sample photos, some degraded, converted with `to_gray_square`):
-- torch: `ssim_one_to_many`, one query against K=20 candidates per call with the candidates' moments
-  computed once per distinct image (`reference_moments`, included in the time), as the retrieval stage
-  calls it;
+- torch: `ssim_one_to_many`, one query against K=20 candidates per call with the candidates' terms
+  computed once per distinct image (`reference_terms`, included in the time) and passed as lists of
+  cached tensors, as the retrieval stage calls it;
 - skimage: `structural_similarity(gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
   data_range=1.0)`, one call per pair.
 skimage runs single-threaded; torch uses `--threads` CPU threads (default: its own choice).
@@ -26,7 +26,7 @@ from scipy import ndimage
 from skimage import data
 from skimage.metrics import structural_similarity
 
-from tasks.retrieval.ssim import reference_moments, ssim_one_to_many, to_gray_square
+from tasks.retrieval.ssim import reference_terms, ssim_one_to_many, to_gray_square
 
 K = 20  # candidates per query, as the retrieval stage re-ranks them
 POOL = 64  # distinct images; pairs draw from this pool so memory stays flat in --pairs
@@ -53,27 +53,29 @@ def _image_pool(size: int, seed: int = 0) -> np.ndarray:
     return np.stack(pool)  # (POOL, size, size)
 
 
-def benchmark_ssim(n_pairs: int, size: int) -> dict:
-    """Time both implementations on the same n_pairs pairs; returns the numbers as a dict."""
+def benchmark_ssim(n_pairs: int, size: int, per_call: int = K) -> dict:
+    """Time both implementations on the same n_pairs pairs, `per_call` candidates per query; returns
+    the numbers as a dict."""
     pool = _image_pool(size)
     rng = np.random.default_rng(1)
-    n_queries = -(-n_pairs // K)  # ceil: the last query may have fewer candidates
+    n_queries = -(-n_pairs // per_call)  # ceil: the last query may have fewer candidates
     queries = rng.integers(0, POOL, n_queries)
-    candidates = rng.integers(0, POOL, (n_queries, K))  # (Q, K) indices into the pool
-    sizes = [min(K, n_pairs - q * K) for q in range(n_queries)]
+    candidates = rng.integers(0, POOL, (n_queries, per_call))  # (Q, per_call) indices into the pool
+    sizes = [min(per_call, n_pairs - q * per_call) for q in range(n_queries)]
     pool_t = torch.from_numpy(pool)
 
     # Warm-up so one-time torch set-up is not billed to the first call.
-    ssim_one_to_many(pool_t[0], pool_t[:K])
+    ssim_one_to_many(pool_t[0], pool_t[:per_call])
 
     start = time.perf_counter()
-    # As the stage does: each distinct reference's moments once (timed here), reused by every query.
-    pool_moments = reference_moments(pool_t)  # (POOL, 2, s, s)
+    # As the stage does: each distinct reference's terms once (timed here), reused by every query.
+    pool_terms = list(reference_terms(pool_t))  # POOL x (3, s, s), one tensor per image like the stage's cache
+    pool_grays = list(pool_t)  # POOL x (S, S)
     torch_scores = []
     for qi, (q, k) in enumerate(zip(queries, sizes)):
-        picked = torch.from_numpy(candidates[qi][:k])
-        refs, moments = pool_t[picked], pool_moments[picked]  # (k, S, S), (k, 2, s, s), gathered as the stage does
-        torch_scores.append(ssim_one_to_many(pool_t[q], refs, moments))  # (k,)
+        picked = candidates[qi][:k]
+        refs, terms = [pool_grays[i] for i in picked], [pool_terms[i] for i in picked]  # as the stage passes them
+        torch_scores.append(ssim_one_to_many(pool_t[q], refs, terms))  # (k,)
     torch_s = time.perf_counter() - start
     torch_flat = torch.cat(torch_scores).numpy().astype(np.float64)  # (n_pairs,)
 
@@ -93,7 +95,7 @@ def benchmark_ssim(n_pairs: int, size: int) -> dict:
     return {
         "pairs": n_pairs,
         "size": size,
-        "candidates_per_call": K,
+        "candidates_per_call": per_call,
         "device": "cpu",
         "torch_threads": torch.get_num_threads(),
         "torch_seconds": torch_s,
@@ -117,7 +119,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     result = benchmark_ssim(args.pairs, args.size)
     print(f"SSIM, {result['pairs']} pairs at {result['size']}x{result['size']}, "
-          f"torch {result['torch_threads']} threads, K={K} per call")
+          f"torch {result['torch_threads']} threads, K={result['candidates_per_call']} per call")
     print(f"{'implementation':<28}{'seconds':>10}{'pairs/s':>12}")
     print(f"{'torch ssim_one_to_many':<28}{result['torch_seconds']:>10.2f}{result['torch_pairs_per_s']:>12.0f}")
     print(f"{'skimage pair by pair':<28}{result['skimage_seconds']:>10.2f}{result['skimage_pairs_per_s']:>12.0f}")

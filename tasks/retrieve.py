@@ -30,7 +30,7 @@ from tasks.retrieval.contact_sheet import contact_sheets, subset_of
 from tasks.retrieval.cascade import text_level, visual_level
 from tasks.retrieval.index import IndexConfig, TextIndex, cached_index
 from tasks.retrieval.pool import Pool, vectors
-from tasks.retrieval.ssim import reference_moments, ssim_one_to_many, to_gray_square
+from tasks.retrieval.ssim import reference_terms, ssim_one_to_many, to_gray_square
 
 STAGE = "retrieve"
 VERSION = "1"
@@ -61,18 +61,18 @@ def forbidden(queries: list[dict], pool: Pool) -> list[set[int]]:
 
 
 class ReferenceImages:
-    """Grayscale ssim_size² tensors of pool members and their SSIM moments, each made once per shard."""
+    """Grayscale ssim_size² tensors of pool members and their SSIM reference terms, each made once per shard."""
 
     def __init__(self, pool: Pool, data_root: Path, size: int):
         self.pool, self.load, self.size = pool, rainy_loader(data_root), size
         self.cache: dict[int, tuple[torch.Tensor, torch.Tensor] | None] = {}
 
     def get(self, position: int) -> tuple[torch.Tensor, torch.Tensor] | None:
-        """(gray (S, S), moments (2, s, s)) on SSIM_DEVICE, or None for an unreadable reference."""
+        """(gray (S, S), terms (3, s, s)) on SSIM_DEVICE, or None for an unreadable reference."""
         if position not in self.cache:
             try:
                 gray = torch.from_numpy(to_gray_square(self.load(self.pool.rows[position]), self.size)).to(SSIM_DEVICE)
-                self.cache[position] = (gray, reference_moments(gray[None])[0])
+                self.cache[position] = (gray, reference_terms(gray[None])[0])
             except Exception:  # noqa: BLE001 — an unreadable reference scores no SSIM; others go on
                 self.cache[position] = None
         return self.cache[position]
@@ -84,9 +84,9 @@ def _query_rows(query: dict, refs: ReferenceImages, gray: torch.Tensor, cands: n
     ok = [i for i, image in enumerate(images) if image is not None]
     s_ssim = np.full(len(cands), np.nan, np.float32)
     if ok:
-        candidates = torch.stack([images[i][0] for i in ok])   # (K, S, S)
-        moments = torch.stack([images[i][1] for i in ok])      # (K, 2, s, s)
-        s_ssim[ok] = ssim_one_to_many(gray.to(SSIM_DEVICE), candidates, moments).cpu().numpy()   # (K,)
+        # the cached tensors go in as lists: ssim_one_to_many stacks them a chunk at a time
+        candidates, terms = [images[i][0] for i in ok], [images[i][1] for i in ok]   # K x (S, S), K x (3, s, s)
+        s_ssim[ok] = ssim_one_to_many(gray.to(SSIM_DEVICE), candidates, terms).cpu().numpy()   # (K,)
     order = sorted(range(len(cands)), key=lambda i: (np.isnan(s_ssim[i]), -np.nan_to_num(s_ssim[i]), i))
     return [{"query_id": query["sample_id"], "reference_id": refs.pool.rows[int(cands[i])]["sample_id"],
              "s_txt": float(s_txt[i]), "s_vis": float(s_vis[i]),

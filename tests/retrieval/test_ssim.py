@@ -8,7 +8,7 @@ from scipy import ndimage
 from skimage import data
 from skimage.metrics import structural_similarity
 
-from tasks.retrieval.ssim import reference_moments, ssim_one_to_many, ssim_pairs, to_gray_square
+from tasks.retrieval.ssim import reference_terms, ssim_one_to_many, ssim_pairs, to_gray_square
 
 TOL = 1e-4
 
@@ -134,12 +134,28 @@ def test_odd_sizes_match_skimage(size):
     assert np.abs(got - expected).max() < TOL
 
 
-def test_cached_reference_moments_give_the_same_scores():
+def test_cached_reference_terms_give_the_same_scores():
     rng = np.random.default_rng(3)
     query = torch.from_numpy(rng.random((64, 64), dtype=np.float32))
     refs = torch.from_numpy(np.clip(query.numpy() * 0.6 + rng.random((5, 64, 64), dtype=np.float32) * 0.4, 0, 1))
-    moments = reference_moments(refs)   # (5, 2, 54, 54)
-    assert moments.shape == (5, 2, 54, 54)
-    assert torch.allclose(ssim_one_to_many(query, refs, moments), ssim_one_to_many(query, refs), atol=1e-6)
-    with pytest.raises(ValueError, match="moments"):
-        ssim_one_to_many(query, refs, moments[:3])
+    terms = reference_terms(refs)   # (5, 3, 54, 54)
+    assert terms.shape == (5, 3, 54, 54)
+    assert torch.allclose(ssim_one_to_many(query, refs, terms), ssim_one_to_many(query, refs), atol=1e-6)
+    with pytest.raises(ValueError, match="terms"):
+        ssim_one_to_many(query, refs, terms[:3])
+    with pytest.raises(ValueError, match="terms"):
+        ssim_one_to_many(query, refs, terms[:, :2])
+
+
+def test_per_reference_sequences_equal_stacked_batches():
+    """The stage passes its cached per-reference tensors as lists; chunks are stacked inside."""
+    rng = np.random.default_rng(4)
+    query = torch.from_numpy(rng.random((48, 48), dtype=np.float32))
+    refs = torch.from_numpy(np.clip(query.numpy() * 0.5 + rng.random((9, 48, 48), dtype=np.float32) * 0.5, 0, 1))
+    terms = reference_terms(refs)   # (9, 3, 38, 38)
+    stacked = ssim_one_to_many(query, refs, terms)
+    assert torch.equal(ssim_one_to_many(query, list(refs), list(terms)), stacked)
+    assert torch.equal(ssim_one_to_many(query, list(refs)), ssim_one_to_many(query, refs))
+    assert ssim_one_to_many(query, []).shape == (0,)
+    with pytest.raises(ValueError, match="differ"):
+        ssim_one_to_many(query, [refs[0], refs[1, :40, :40]])
