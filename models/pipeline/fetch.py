@@ -9,7 +9,8 @@ Each distinct model is handled once, whichever roles share it:
   - `package`  `pkg:<module>` weights ship inside an installed Python package: nothing to do;
   - `download` anything else is a Hugging Face repo, fetched at its pinned revision into
                `<models_dir>/<model_id>`, where `loading.resolve_model_dir` looks first;
-  - `none`     a weight-free adapter.
+  - `none`     a weight-free adapter (the offline judges), or one whose weights live elsewhere (an
+               endpoint judge: the server it calls holds them).
 """
 from __future__ import annotations
 

@@ -5,6 +5,7 @@ which adapter produced them. Vectors are float32, one row per input.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Protocol, Sequence
 
 import numpy as np
@@ -52,6 +53,48 @@ class ImageEncoder(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class JudgeCase:
+    """Everything one judge sees for one query: is this pair a realistic, reliable rainy training
+    sample, consistent with the real rainy references retrieved for it?"""
+
+    rainy: np.ndarray                  # the query's rainy image
+    clean: np.ndarray | None           # its clean ground truth (None when the sample is unpaired)
+    references: Sequence[np.ndarray]   # its retrieved real rainy images (the K3 selected), best first
+    context: ImageContext = field(default_factory=dict)  # dataset and ingest labels of the query
+
+
+# A judge's answer for one case. `answer` is "yes", "no" or "abstain" (anything unparseable), or
+# "error" when the call itself failed (then `error` says why and the vote can be retried).
+ANSWERS = ("yes", "no", "abstain", "error")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    answer: str
+    raw: str                           # the judge's raw output (model text, or measured values)
+    latency_s: float
+    error: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.answer not in ANSWERS:
+            raise ValueError(f"verdict answer {self.answer!r} is not one of {ANSWERS}")
+
+
+class Judge(Protocol):
+    """Votes on cases; one Verdict per case, in order. A failure on one case is that case's
+    "error" verdict, never an exception that loses the others."""
+
+    prompt_version: str                # version of the prompt template file ("" for non-prompted judges)
+    prompt_hash: str                   # sha256 of the template text, stored with every vote
+
+    def judge(self, cases: Sequence[JudgeCase]) -> list[Verdict]:
+        ...
+
+
+# The ensemble: three judges, each a role of its own so a profile can pin and swap them one by one.
+JUDGE_ROLES = ("judge_1", "judge_2", "judge_3")
+
 ROLES: dict[str, type] = {
     "quality": QualityScorer,
     "captioner": Captioner,
@@ -60,4 +103,5 @@ ROLES: dict[str, type] = {
     "text_encoder": TextEncoder,      # descriptions (expanded captions) of queries and references
     "keyword_encoder": TextEncoder,   # keyword strings; MiniLM on both sides keeps L2 distances comparable
     "image_encoder": ImageEncoder,    # CLIP image tower (or weight-free descriptors offline)
+    **{role: Judge for role in JUDGE_ROLES},
 }

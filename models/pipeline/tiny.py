@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -37,6 +38,22 @@ QWEN_CHAT_TEMPLATE = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
+# LLaVA-NeXT's chat template (Mistral's [INST] turns), with an <image> placeholder per image item.
+LLAVA_CHAT_TEMPLATE = (
+    "{% for m in messages %}{% if m['role'] == 'user' %}[INST] {% for c in m['content'] %}"
+    "{% if c['type'] == 'image' %}<image>\n{% elif c['type'] == 'text' %}{{ c['text'] }}{% endif %}{% endfor %}"
+    " [/INST]{% else %}{% for c in m['content'] %}{% if c['type'] == 'text' %}{{ c['text'] }}{% endif %}{% endfor %}"
+    "</s>{% endif %}{% endfor %}"
+)
+LLAVA_SIDE, LLAVA_PATCH = 32, 8   # the vision tower's input side and patch size, in px
+# InternVL-hf's chat template (Qwen2 turns): one <IMG_CONTEXT> per image item, which the processor
+# expands to <img> + image_seq_length context tokens per tile + </img>.
+INTERNVL_CHAT_TEMPLATE = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{% if m['content'] is string %}{{ m['content'] }}{% else %}"
+    "{% for c in m['content'] %}{% if c['type'] == 'image' %}<IMG_CONTEXT>\n{% elif c['type'] == 'text' %}"
+    "{{ c['text'] }}{% endif %}{% endfor %}{% endif %}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
 CLIP_CONFIG_NAME = "rainrag-tiny-clip"
 CLIP_CONFIG = {
     "embed_dim": 16,
@@ -45,15 +62,21 @@ CLIP_CONFIG = {
 }
 
 
-def build_tiny_models(models_dir: Path, seed: int = 0) -> Profile:
-    """Write every model of the `tiny` profile under `models_dir/tiny/` and return the profile."""
+def build_tiny_models(models_dir: Path, seed: int = 0, only: Sequence[str] | None = None) -> Profile:
+    """Write every model of the `tiny` profile (or the `only` ones, by folder name) under
+    `models_dir/tiny/` and return the profile."""
     models_dir = Path(models_dir)
     root = models_dir / TINY_PREFIX
-    builders = {"blip": _build_blip, "qwen2": _build_qwen2, "minilm": _build_minilm, "open_clip": _build_open_clip}
+    builders = {"blip": _build_blip, "qwen2": _build_qwen2, "minilm": _build_minilm, "open_clip": _build_open_clip,
+                "llava_next": _build_llava_next, "internvl": _build_internvl,
+                "niqe": lambda out: _build_niqe(out, seed)}
+    unknown = sorted(set(only or ()) - set(builders))
+    if unknown:
+        raise ValueError(f"no tiny models named {unknown}; the tiny models are {sorted(builders)}")
     for name, build in builders.items():
-        torch.manual_seed(seed)   # per model, so each one is the same whatever the build order
-        build(root / name)
-    _build_niqe(root / "niqe", seed)
+        if only is None or name in only:
+            torch.manual_seed(seed)   # per model, so each one is the same whatever the build order
+            build(root / name)
     return load_profile("tiny", models_dir=models_dir)
 
 
@@ -104,6 +127,76 @@ def _build_qwen2(out: Path) -> None:
     model.generation_config = GenerationConfig(eos_token_id=eos, pad_token_id=pad)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
+
+
+def _byte_level_bpe(special: list[str], vocab_size: int) -> Tokenizer:
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    bpe.train_from_iterator(TEXT, trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=special,
+                                                      initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    return bpe
+
+
+def _build_llava_next(out: Path) -> None:
+    """LLaVA-NeXT as llava-hf ships it (CLIP tower, Mistral decoder, anyres tiling), a few kB big."""
+    from transformers import (CLIPVisionConfig, GenerationConfig, LlavaNextConfig, LlavaNextForConditionalGeneration,
+                              LlavaNextImageProcessor, LlavaNextProcessor, MistralConfig, PreTrainedTokenizerFast)
+
+    bpe = _byte_level_bpe(["<unk>", "<s>", "</s>", "<pad>", "<image>"], 400)
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, unk_token="<unk>", bos_token="<s>", eos_token="</s>",
+                                        pad_token="<pad>")
+    bos, eos, pad, image = tokenizer.convert_tokens_to_ids(["<s>", "</s>", "<pad>", "<image>"])
+    # Tiles of one or two base squares: a wide or tall image gets two, as a large one does in the paper model.
+    pinpoints = [[LLAVA_SIDE, LLAVA_SIDE], [LLAVA_SIDE, 2 * LLAVA_SIDE], [2 * LLAVA_SIDE, LLAVA_SIDE]]
+    config = LlavaNextConfig(
+        vision_config=CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                                       image_size=LLAVA_SIDE, patch_size=LLAVA_PATCH, projection_dim=16),
+        text_config=MistralConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                                  num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=4096,
+                                  bos_token_id=bos, eos_token_id=eos, pad_token_id=pad, tie_word_embeddings=False),
+        image_token_index=image, image_grid_pinpoints=pinpoints, vision_feature_layer=-2,
+        vision_feature_select_strategy="default")
+    model = LlavaNextForConditionalGeneration(config)
+    model.generation_config = GenerationConfig(bos_token_id=bos, eos_token_id=eos, pad_token_id=pad)
+    model.save_pretrained(out)
+    image_processor = LlavaNextImageProcessor(size={"shortest_edge": LLAVA_SIDE}, image_grid_pinpoints=pinpoints,
+                                              crop_size={"height": LLAVA_SIDE, "width": LLAVA_SIDE})
+    # One extra (CLS) token per tile, which the "default" strategy drops: as in llava-hf's processors.
+    LlavaNextProcessor(image_processor=image_processor, tokenizer=tokenizer, patch_size=LLAVA_PATCH,
+                       vision_feature_select_strategy="default", num_additional_image_tokens=1,
+                       chat_template=LLAVA_CHAT_TEMPLATE).save_pretrained(out)
+
+
+def _build_internvl(out: Path) -> None:
+    """InternVL as its transformers-native (-hf) conversions ship it: InternViT tiles, pixel-shuffle
+    projector, Qwen2 decoder; 32 px tiles, one or two per image."""
+    from transformers import (GenerationConfig, GotOcr2ImageProcessor, InternVLConfig, InternVLForConditionalGeneration,
+                              InternVLProcessor, InternVLVideoProcessor, PreTrainedTokenizerFast, Qwen2Config)
+
+    image_tokens = {"start_image_token": "<img>", "end_image_token": "</img>", "context_image_token": "<IMG_CONTEXT>",
+                    "video_token": "<video>"}
+    bpe = _byte_level_bpe(["<|endoftext|>", "<|im_start|>", "<|im_end|>", *image_tokens.values()], 400)
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|im_end|>", pad_token="<|endoftext|>",
+                                        extra_special_tokens=image_tokens)
+    eos, pad, context = tokenizer.convert_tokens_to_ids(["<|im_end|>", "<|endoftext|>", "<IMG_CONTEXT>"])
+    # (32 / 8)^2 patches per tile, pixel-shuffled by 0.5 on each side: 4 tokens per tile.
+    config = InternVLConfig(
+        vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
+                           image_size=[LLAVA_SIDE, LLAVA_SIDE], patch_size=[LLAVA_PATCH, LLAVA_PATCH]),
+        text_config=Qwen2Config(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                                num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=4096,
+                                eos_token_id=eos, pad_token_id=pad, tie_word_embeddings=False),
+        image_token_id=context, image_seq_length=4, downsample_ratio=0.5, vision_feature_layer=-1,
+        tie_word_embeddings=False)
+    model = InternVLForConditionalGeneration(config)
+    model.generation_config = GenerationConfig(eos_token_id=eos, pad_token_id=pad)
+    model.save_pretrained(out)
+    size = {"height": LLAVA_SIDE, "width": LLAVA_SIDE}
+    image_processor = GotOcr2ImageProcessor(size=size, crop_to_patches=True, min_patches=1, max_patches=2)
+    InternVLProcessor(image_processor=image_processor, tokenizer=tokenizer,
+                      video_processor=InternVLVideoProcessor(size=size), image_seq_length=4,
+                      chat_template=INTERNVL_CHAT_TEMPLATE).save_pretrained(out)
 
 
 def _build_minilm(out: Path) -> None:

@@ -16,6 +16,9 @@ PAPER_REPOS = {
     "Qwen/Qwen2.5-7B-Instruct": "a09a35458c702b33eeacc393d103063234e8bc28",
     "sentence-transformers/all-MiniLM-L6-v2": "c9745ed1d9f207416be6d2e6f8de32d1f16199bf",
     "timm/vit_large_patch14_clip_224.openai": "18d0535469bb561bf468d76c1d73aa35156c922b",
+    "llava-hf/llava-v1.6-mistral-7b-hf": "2424fdd47412fccc66d91719126b420e9fbd7065",
+    "OpenGVLab/InternVL2_5-8B-MPO-hf": "543db189852edd2dbf0c0395c6afe4159cdc842f",
+    "mtgv/MobileVLM-3B": "28487faeb9b8bf8872e14f4859fbdda477803091",
 }
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
@@ -146,11 +149,11 @@ def test_run_batched_rejects_a_batch_function_that_drops_items():
         run_batched(lambda batch: batch[:2], [1, 2, 3], 3)
 
 
-def test_fetch_dry_run_lists_the_four_paper_repos_with_their_revisions(tmp_path, capsys):
+def test_fetch_dry_run_lists_the_seven_paper_repos_with_their_revisions(tmp_path, capsys):
     assert fetch.main(["--profile", "paper", "--models-dir", str(tmp_path), "--dry-run"]) == 0
     lines = capsys.readouterr().out.splitlines()
     downloads = [line for line in lines if line.startswith("download")]
-    assert len(downloads) == len(PAPER_REPOS) == 4
+    assert len(downloads) == len(PAPER_REPOS) == 7
     for repo, revision in PAPER_REPOS.items():
         assert any(f"{repo} @ {revision} -> {tmp_path / repo}" in line for line in downloads)
     assert any("keywords, text_encoder, keyword_encoder" in line for line in downloads)   # fetched once
