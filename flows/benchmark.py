@@ -1,0 +1,138 @@
+"""The benchmark flow: checkpoints × test sets → restored 8-bit PNGs → `results` → a Table-1-style report.
+
+    python -m flows.benchmark --store S --data-root D [--checkpoint RUN_OR_CKPT ...] [--protocol NAME ...]
+                              [--test-set NAME ...] [--no-identity] [--lpips] [--tile 1024] [--device auto]
+    python -m flows.benchmark --pred-dir P --gt-dir G --protocol NAME [--json FILE] [--lpips]
+
+The first form runs the Prefect flow `benchmark`: every checkpoint (a run folder of flows.train or a
+ckpt-*.pt file) and the identity (the rainy input itself) on RainRAG's test subsets and every public
+test split in the store, scored under each protocol, into the store's `results` table and
+<store>/reports/benchmark.{md,png} (also attached to the flow run). A rerun skips the jobs the ledger
+records as done. The second form needs no store and no Prefect: it scores a folder of restored images
+against its ground truth, paired by file stem, prints the mean and writes per-image values to --json.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+from prefect import flow, get_run_logger
+
+from evaluation.folders import score_folders, write_scores_json
+from evaluation.jobs import Inference
+from evaluation.lpips import Lpips, LpipsUnavailable
+from evaluation.protocols import PROTOCOLS, get_protocol
+from storage.catalog import refresh_catalog
+from storage.store import Store
+from tasks.benchmark import benchmark_job, find_test_sets, load_restorers, publish_report
+
+ALL_PROTOCOLS = list(PROTOCOLS)
+
+
+@flow(name="benchmark")
+def benchmark(store: str, data_root: str, checkpoints: list[str] | None = None, protocols: list[str] | None = None,
+              test_sets: list[str] | None = None, identity: bool = True, lpips: bool = False, tile: int = 1024,
+              overlap: int = 64, device: str = "auto") -> dict:
+    """Score `checkpoints` (and the identity) on the store's test sets under `protocols` (default: all five)."""
+    protocols = list(protocols or ALL_PROTOCOLS)
+    for name in protocols:
+        get_protocol(name)
+    logger = get_run_logger()
+    target = Store(store)
+    data_root = str(Path(data_root).expanduser().resolve())
+    inference = Inference(tile, overlap)
+    sets = find_test_sets(target, data_root, test_sets)
+    restorers, scorer = load_restorers(list(checkpoints or []), identity, lpips, device)
+    rows: list[dict] = []
+    for restorer in restorers:
+        for test_set in sets:
+            rows += benchmark_job(target, restorer, test_set, protocols, inference, scorer)
+    refresh_catalog(target)
+    paths = publish_report(target, rows, protocols)
+    logger.info("%d results rows; report: %s", len(rows), paths["markdown"])
+    return {"rows": rows, **paths}
+
+
+def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, argparse.ArgumentParser]:
+    p = argparse.ArgumentParser(prog="python -m flows.benchmark", description=__doc__.splitlines()[0])
+    p.add_argument("--protocol", action="append", choices=ALL_PROTOCOLS, metavar="NAME",
+                   help=f"metric protocol, repeatable: {', '.join(ALL_PROTOCOLS)} (flow default: all)")
+    p.add_argument("--lpips", action="store_true", help="also LPIPS (needs the lpips package and AlexNet weights)")
+    folders = p.add_argument_group("score a folder of restored images")
+    folders.add_argument("--pred-dir", type=Path, help="restored images, paired with --gt-dir by file stem")
+    folders.add_argument("--gt-dir", type=Path, help="ground-truth images")
+    folders.add_argument("--json", type=Path, help="write per-image and mean values here")
+    run = p.add_argument_group("run the benchmark flow")
+    run.add_argument("--store", help="table store with an ingested samples table (and a manifest)")
+    run.add_argument("--data-root", help="the data root the store was ingested from")
+    run.add_argument("--checkpoint", action="append", default=[], help="run folder or ckpt-*.pt, repeatable")
+    run.add_argument("--test-set", action="append", help="only these test sets (name or key), repeatable")
+    run.add_argument("--no-identity", action="store_true", help="leave out the rainy-input row")
+    run.add_argument("--tile", type=int, default=1024, help="largest side restored in one pass (default 1024)")
+    run.add_argument("--overlap", type=int, default=64, help="pixels shared by neighbouring tiles (default 64)")
+    run.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    return p.parse_args(argv), p
+
+
+def _fmt(value: float | None, digits: int) -> str:
+    if value is None:
+        return "n/a"
+    return "inf" if math.isinf(value) else f"{value:.{digits}f}"
+
+
+def score_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """--pred-dir/--gt-dir: print the mean under each protocol, write --json."""
+    if not args.gt_dir or not args.protocol:
+        parser.exit(2, "error: --pred-dir needs --gt-dir and at least one --protocol\n")
+    try:
+        scorer = Lpips() if args.lpips else None
+        scores = score_folders(args.pred_dir, args.gt_dir, args.protocol, scorer)
+    except (ValueError, FileNotFoundError, LpipsUnavailable) as exc:
+        parser.exit(2, f"error: {exc}\n")
+    print(f"{'protocol':<16} {'PSNR':>8} {'SSIM':>7} {'LPIPS':>7} {'n':>6}")
+    for name, score in scores.items():
+        print(f"{name:<16} {_fmt(score.mean('psnr'), 2):>8} {_fmt(score.mean('ssim'), 4):>7} "
+              f"{_fmt(score.mean('lpips'), 4):>7} {score.n:>6}")
+    if args.json:
+        write_scores_json(args.json, scores)
+        print(f"per-image values: {args.json}")
+
+
+def check_flow_args(args: argparse.Namespace) -> str | None:
+    """Why the flow cannot start with these arguments (checked before Prefect starts), or None."""
+    if not args.store or not args.data_root:
+        return "give --store and --data-root to benchmark checkpoints, or --pred-dir and --gt-dir to score a folder"
+    if not (Path(args.store) / "samples").is_dir():
+        return f"{args.store} has no samples table; run `python -m flows.ingest` first"
+    if not Path(args.data_root).is_dir():
+        return f"data root {args.data_root} does not exist"
+    missing = [c for c in args.checkpoint if not Path(c).exists()]
+    if missing:
+        return f"checkpoint {missing[0]} does not exist"
+    if args.tile % 8 or not 0 <= args.overlap < args.tile:
+        return f"--tile {args.tile} must be a multiple of 8 and --overlap {args.overlap} in [0, tile)"
+    return None
+
+
+def main(argv: list[str] | None = None) -> None:
+    args, parser = parse_args(argv)
+    if args.pred_dir:
+        score_command(args, parser)
+        return
+    problem = check_flow_args(args)
+    if problem:
+        parser.exit(2, f"error: {problem}\n")
+    try:
+        result = benchmark(store=args.store, data_root=args.data_root, checkpoints=args.checkpoint,
+                           protocols=args.protocol, test_sets=args.test_set, identity=not args.no_identity,
+                           lpips=args.lpips, tile=args.tile, overlap=args.overlap, device=args.device)
+    except (ValueError, FileNotFoundError, LpipsUnavailable) as exc:
+        parser.exit(2, f"error: {exc}\n")
+    print(Path(result["markdown"]).read_text(encoding="utf-8"))
+    print(f"report: {result['markdown']}\n        {result['png']}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
