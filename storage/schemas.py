@@ -112,3 +112,104 @@ RETRIEVALS = pa.schema([
     ("status", pa.string()),
     ("error", pa.string()),
 ])
+
+# One row per (query, judge): the judge's answer on the query's pair and its K3 references. `model` is
+# kind:model_id@revision of the role; `prompt_version`/`prompt_hash` name the template it was asked with.
+# A failed call is answer = status = "error" with the reason, retried by `--retry-judge-errors`.
+VOTES = pa.schema([
+    ("sample_id", pa.string()),
+    ("judge", pa.string()),            # judge_1 | judge_2 | judge_3 (the profile role)
+    ("model", pa.string()),
+    ("answer", pa.string()),           # yes | no | abstain | error
+    ("raw", pa.string()),
+    ("latency_s", pa.float32()),
+    ("prompt_version", pa.string()),
+    ("prompt_hash", pa.string()),
+    ("status", pa.string()),           # ok | error
+    ("error", pa.string()),
+])
+
+# One row per sample: what its images show, measured once — the evidence for the subset of samples
+# whose dataset mixes day/night or rain types, and the audit's perceptual hashes and pair alignment.
+INSPECTIONS = pa.schema([
+    ("sample_id", pa.string()),
+    ("median_luma", pa.float32()),     # of the rainy image, in [0, 1]
+    ("streaks_per_10k", pa.float32()), # thin bright near-vertical lines per 10,000 px
+    ("spots_per_10k", pa.float32()),   # small round bright spots (drop glints) per 10,000 px
+    ("rainy_phash", pa.int64()),       # 64-bit DCT perceptual hash (bits as a signed integer)
+    ("clean_phash", pa.int64()),       # null for unpaired samples
+    ("alignment", pa.float32()),       # correlation of the pair's low frequencies; null when unpaired
+    ("alignment_gain", pa.float32()),  # how much better the best small shift correlates (0 when aligned)
+    ("status", pa.string()),
+    ("error", pa.string()),
+])
+
+# RainRAG: one row per kept pair. Paths are relative to the data root; `subset_source` says whether the
+# subset came from the dataset's labels or from the images; scores summarise the selected references.
+MANIFEST = pa.schema([
+    ("sample_id", pa.string()),
+    ("dataset", pa.string()),
+    ("subset", pa.string()),           # DRS | DRD | NRS | NRD
+    ("subset_source", pa.string()),    # dataset | image
+    ("split", pa.string()),            # train | test (RainRAG's own split)
+    ("source_split", pa.string()),     # the split the public dataset put the sample in
+    ("rainy_path", pa.string()),
+    ("clean_path", pa.string()),
+    ("side_by_side", pa.string()),
+    ("rainy_hash", pa.string()),
+    ("clean_hash", pa.string()),
+    ("pairing_rule", pa.string()),
+    ("is_real", pa.bool_()),
+    ("yes_votes", pa.int8()),
+    ("no_votes", pa.int8()),
+    ("abstain_votes", pa.int8()),
+    ("error_votes", pa.int8()),
+    ("rainy_quality", pa.float32()),
+    ("clean_quality", pa.float32()),
+    ("references", pa.list_(pa.string())),   # the selected references, best first
+    ("mean_s_ssim", pa.float32()),
+    ("max_s_ssim", pa.float32()),
+    ("mean_s_vis", pa.float32()),
+    ("max_s_vis", pa.float32()),
+    ("mean_s_txt", pa.float32()),      # L2: smaller is closer
+    ("min_s_txt", pa.float32()),
+    ("config", pa.string()),           # fingerprint of everything that decided this manifest
+])
+
+# Findings of the audit: one `funnel` row per source dataset (how many samples entered, passed quality,
+# were judged, kept), one `near_duplicate` row per manifest train image close to a public test image,
+# one `misaligned` row per kept pair whose rainy and clean images disagree in their low frequencies.
+AUDIT = pa.schema([
+    ("finding", pa.string()),          # funnel | near_duplicate | misaligned
+    ("dataset", pa.string()),
+    ("sample_id", pa.string()),
+    ("other_id", pa.string()),         # near_duplicate: the public test sample
+    ("other_dataset", pa.string()),
+    ("image", pa.string()),            # near_duplicate: rainy | clean
+    ("score", pa.float32()),           # near_duplicate: Hamming distance; misaligned: alignment
+    ("threshold", pa.float32()),
+    ("entered", pa.int64()),
+    ("passed_quality", pa.int64()),
+    ("judged", pa.int64()),
+    ("kept", pa.int64()),
+    ("detail", pa.string()),
+])
+
+# One row per (checkpoint, test set, protocol) of the benchmark flow: the mean over the test set's images
+# of metrics computed from the saved 8-bit PNGs under the named protocol (evaluation.protocols). The
+# identity row (checkpoint = model = "identity") scores the rainy inputs themselves.
+RESULTS = pa.schema([
+    ("checkpoint", pa.string()),       # checkpoint file, or "identity"
+    ("model", pa.string()),            # registered network name (unirain, restormer, prenet), or "identity"
+    ("label", pa.string()),            # the row's name in reports: <run folder>@<step>, or "identity"
+    ("step", pa.int64()),              # training step of the checkpoint; null for identity
+    ("test_set", pa.string()),         # RainRAG, or a dataset name (Rain100L, SPA-Data, ...)
+    ("subset", pa.string()),           # DRS | DRD | NRS | NRD for RainRAG; layout rule or "all" for a public split
+    ("source", pa.string()),           # manifest | samples
+    ("protocol", pa.string()),         # matlab_y_u8 | matlab_y_double | basicsr_y_float | skimage_rgb | pyiqa_default
+    ("psnr", pa.float64()),            # dB, mean of per-image values; +inf only if every image matches exactly
+    ("ssim", pa.float64()),
+    ("lpips", pa.float64()),           # null unless LPIPS was asked for
+    ("n", pa.int32()),                 # images scored
+    ("predictions", pa.string()),      # folder of the restored PNGs that were scored
+])

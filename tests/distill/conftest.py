@@ -55,3 +55,27 @@ def embedded_copy(corpus_store, embedded_store, tmp_path) -> tuple[Path, Store, 
     data, _, shards = corpus_store
     shutil.copytree(embedded_store, tmp_path / "store")
     return data, Store(tmp_path / "store"), shards
+
+
+@pytest.fixture(scope="session")
+def retrieved_store(corpus_store, embedded_store, tmp_path_factory) -> Path:
+    """The embedded corpus store after a small retrieval (K3 = 2), once per session: the judges' input."""
+    from storage.stage import run_inline
+    from tasks.retrieval.index import IndexConfig
+    from tasks.retrieval.pool import load_pool
+    from tasks.retrieve import RetrievalConfig, retrieve_stage
+
+    data, _, shards = corpus_store
+    root = tmp_path_factory.mktemp("retrieved") / "store"
+    shutil.copytree(embedded_store, root)
+    store = Store(root)
+    config = RetrievalConfig(k1=12, k2=5, k3=2, ssim_size=64)
+    run_inline(store, retrieve_stage(store, load_pool(store, shards), data, config, IndexConfig()), shards)
+    return root
+
+
+@pytest.fixture()
+def retrieved_copy(corpus_store, retrieved_store, tmp_path) -> tuple[Path, Store, list[str]]:
+    data, _, shards = corpus_store
+    shutil.copytree(retrieved_store, tmp_path / "store")
+    return data, Store(tmp_path / "store"), shards

@@ -1,0 +1,1 @@
+"""Helpers of the audit step: the dataset card drawn from the `audit` and `manifest` tables."""

@@ -1,0 +1,112 @@
+"""Measured evidence about a sample's images, computed once per sample by the `inspect` stage.
+
+- time of day and rain type, for datasets whose labels are mixed (null): the offline descriptors'
+  measurements (median luminance; thin bright near-vertical lines vs small round bright spots);
+- a 64-bit DCT perceptual hash of the rainy and of the clean image, for near-duplicate search;
+- the alignment of a pair: the correlation of the two images' low frequencies at zero offset, and how
+  much better any small shift correlates. Rain is thin and bright, so blurring to a coarse grid leaves
+  mostly the scene. Heavy rain or fog lowers the correlation itself (0.68 for the worst aligned pair of
+  the sample corpus), but an aligned pair still correlates best at zero offset (gain <= 0.003 on the
+  corpus), while a clean image shifted by 1/12 of its width gains >= 0.02: the gain is the signal.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pyarrow as pa
+from PIL import Image
+from scipy import fft, ndimage
+
+from models.pipeline.offline.descriptive import NIGHT_MEDIAN_LUMA, measure
+from storage.schemas import INSPECTIONS
+from storage.stage import Stage, table_stage
+from tasks.image_batches import clean_loader, decoded_chunks, rainy_loader
+
+STAGE = "inspect"
+VERSION = "1"
+PHASH_SIDE = 32      # [imagehash] the image is shrunk to 32x32 before the DCT
+PHASH_BITS = 8       # [imagehash] the 8x8 lowest frequencies make the 64 bits
+ALIGN_SIDE = 64      # grid the low frequencies are compared on
+ALIGN_SIGMA = 1.5    # Gaussian blur (grid pixels) that removes what is left of the rain
+ALIGN_SHIFT = 6      # shifts tried, in grid pixels each way: about 10 % of the side
+
+
+def gray(image: np.ndarray, side: int) -> np.ndarray:
+    """(side, side) float32 luminance in [0, 1], area-averaged (so thin rain is averaged away)."""
+    pil = Image.fromarray(np.ascontiguousarray(image)).convert("L").resize((side, side), Image.Resampling.BOX)
+    return np.asarray(pil, dtype=np.float32) / 255.0
+
+
+def phash(image: np.ndarray) -> int:
+    """DCT perceptual hash as in `imagehash.phash`: bits of the 8x8 lowest DCT coefficients of the
+    32x32 grayscale image above their median, as a signed 64-bit integer (Parquet has no uint64)."""
+    coefficients = fft.dctn(gray(image, PHASH_SIDE).astype(np.float64), type=2, norm="ortho")
+    low = coefficients[:PHASH_BITS, :PHASH_BITS]
+    bits = (low > np.median(low)).ravel()
+    value = int(np.packbits(bits).view(">u8")[0])
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def hamming(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Bit distances between every hash of `a` (N,) and every hash of `b` (M,): (N, M) int."""
+    x = np.bitwise_xor(a.astype(np.int64)[:, None], b.astype(np.int64)[None, :]).view(np.uint64)
+    return np.unpackbits(x.view(np.uint8).reshape(*x.shape, 8), axis=-1).sum(-1)
+
+
+def correlation(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a - a.mean(), b - b.mean()
+    denominator = float(np.sqrt((a * a).sum() * (b * b).sum()))
+    return float((a * b).sum() / denominator) if denominator > 1e-12 else 0.0
+
+
+def alignment(rainy: np.ndarray, clean: np.ndarray) -> tuple[float, float]:
+    """(correlation at zero offset, gain of the best shift over it) of the blurred low-resolution
+    luminance of the two images, shifts up to ALIGN_SHIFT grid pixels each way on the overlap."""
+    a = ndimage.gaussian_filter(gray(rainy, ALIGN_SIDE), ALIGN_SIGMA)   # (S, S)
+    b = ndimage.gaussian_filter(gray(clean, ALIGN_SIDE), ALIGN_SIGMA)
+    s, best = ALIGN_SIDE, -1.0
+    for dy in range(-ALIGN_SHIFT, ALIGN_SHIFT + 1):
+        for dx in range(-ALIGN_SHIFT, ALIGN_SHIFT + 1):
+            overlap_a = a[max(0, dy):s + min(0, dy), max(0, dx):s + min(0, dx)]
+            overlap_b = b[max(0, -dy):s + min(0, -dy), max(0, -dx):s + min(0, -dx)]
+            best = max(best, correlation(overlap_a, overlap_b))
+    at_zero = correlation(a, b)
+    return at_zero, max(0.0, best - at_zero)
+
+
+def inspect_pair(row: dict, data_root: Path) -> dict[str, Any]:
+    """Every measurement of one sample (the clean-side ones only when it is paired)."""
+    rainy = rainy_loader(data_root)(row)
+    m = measure(rainy)
+    out = {"sample_id": row["sample_id"], "median_luma": m.median_luma, "streaks_per_10k": m.streaks_per_10k,
+           "spots_per_10k": m.spots_per_10k, "rainy_phash": phash(rainy), "clean_phash": None,
+           "alignment": None, "alignment_gain": None, "status": "ok", "error": None}
+    if row["clean_path"]:
+        clean = clean_loader(data_root)(row)
+        at_zero, gain = alignment(rainy, clean)
+        out.update(clean_phash=phash(clean), alignment=at_zero, alignment_gain=gain)
+    return out
+
+
+def inspect_shard(samples: pa.Table, data_root: Path, chunk: int = 16) -> pa.Table:
+    """One row per sample; a sample whose image cannot be read is an error row naming the file."""
+    rows = samples.to_pylist()
+    out: list[dict] = []
+    for part in decoded_chunks(rows, lambda row: inspect_pair(row, data_root), chunk):
+        out.extend(part.images)   # `images` holds what the loader returned: here, the measurements
+        out.extend({"sample_id": sid, "status": "error", "error": why} for sid, why in part.errors.items())
+    order = {r["sample_id"]: i for i, r in enumerate(rows)}
+    return pa.Table.from_pylist(sorted(out, key=lambda r: order[r["sample_id"]]), schema=INSPECTIONS)
+
+
+def inspect_stage(data_root: Path) -> Stage:
+    """`samples` -> `inspections` (no model: nothing but the data and this code decides it)."""
+    config = {"phash": [PHASH_SIDE, PHASH_BITS], "align": [ALIGN_SIDE, ALIGN_SIGMA, ALIGN_SHIFT],
+              "night": NIGHT_MEDIAN_LUMA}
+
+    def compute(tables: Mapping[str, pa.Table], _: Mapping[str, Any]) -> dict[str, pa.Table]:
+        return {"inspections": inspect_shard(tables["samples"], Path(data_root))}
+
+    return table_stage(STAGE, VERSION, ["samples"], ["inspections"], config, compute)
