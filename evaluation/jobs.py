@@ -25,7 +25,8 @@ import pyarrow.parquet as pq
 from evaluation.folders import FolderScore, images_by_stem, score_folders, write_scores_json
 from evaluation.inference import Restorer, restore
 from evaluation.lpips import Lpips
-from evaluation.test_sets import TestSet, materialize, save_png
+from evaluation.test_sets import TestSet, materialize
+from storage.images import save_png
 from storage.fingerprint import fingerprint
 from storage.images import load_rgb8
 from storage.ledger import LedgerRecord

@@ -13,18 +13,16 @@ halves for side-by-side files), the same folders `python -m flows.benchmark --gt
 """
 from __future__ import annotations
 
-import os
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
-from storage.atomic import atomic_write
+from storage.atomic import atomic_symlink
 from storage.catalog import query, refresh_catalog
 from storage.fingerprint import fingerprint
-from storage.images import halves, load_rgb8
+from storage.images import halves, load_rgb8, save_png
 from storage.paths import absolute
 from storage.store import Store
 from training.data import SUBSETS
@@ -116,19 +114,6 @@ def read_test_sets(store: Store, data_root: Path, only: list[str] | None = None)
     return sets
 
 
-def _link(target: Path, link: Path) -> None:
-    """Point `link` at `target`, replacing whatever is there in one rename."""
-    tmp = link.with_name(f".{link.name}.tmp")
-    tmp.unlink(missing_ok=True)
-    os.symlink(target, tmp)
-    os.replace(tmp, link)
-
-
-def save_png(image: np.ndarray, path: Path) -> Path:
-    """Write an (H, W, 3) uint8 RGB image as a lossless PNG, atomically."""
-    return atomic_write(path, lambda tmp: Image.fromarray(image).save(tmp, format="PNG"))
-
-
 def materialize(test_set: TestSet, folder: Path) -> tuple[Path, Path]:
     """(input folder, ground-truth folder) of `test_set` under `folder`, one file per pair named by its stem."""
     inputs, gts = folder / "input", folder / "gt"
@@ -148,5 +133,5 @@ def materialize(test_set: TestSet, folder: Path) -> tuple[Path, Path]:
             if not source.exists():
                 raise FileNotFoundError(f"test set {test_set.key}: {source} (sample {pair.stem}) does not exist; "
                                         "is --data-root the folder the store was ingested from?")
-            _link(source.resolve(), out / f"{pair.stem}{source.suffix.lower()}")
+            atomic_symlink(source.resolve(), out / f"{pair.stem}{source.suffix.lower()}")
     return inputs, gts

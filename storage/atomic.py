@@ -42,6 +42,15 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
     return path
 
 
+def atomic_symlink(target: Path, link: Path) -> Path:
+    """Point `link` at `target`, replacing whatever is there in one rename."""
+    tmp = link.with_name(f".{link.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    os.symlink(target, tmp)
+    os.replace(tmp, link)
+    return link
+
+
 def write_json(path: Path, obj: Any) -> Path:
     text = json.dumps(obj, indent=1, sort_keys=True, default=str)
     return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))

@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFile
 
+from storage.atomic import atomic_write
+
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 DEFAULT_MAX_PIXELS = 100_000_000  # ~10k x 10k; the largest public rain images are a few megapixels
 
@@ -82,3 +84,8 @@ def load_rgb8(path: Path) -> np.ndarray:
     """HxWx3 uint8 RGB of a file already validated by ingest."""
     with Image.open(path) as image:
         return to_rgb8(image)
+
+
+def save_png(image: np.ndarray, path: Path) -> Path:
+    """Write an (H, W, 3) uint8 RGB image as a lossless PNG, atomically."""
+    return atomic_write(path, lambda tmp: Image.fromarray(image).save(tmp, format="PNG"))

@@ -13,17 +13,13 @@ in `DIR/layout.json`. Running it again brings DIR in line with the store.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
-
-from storage.atomic import atomic_write, write_json
-from storage.images import halves, load_rgb8
+from storage.atomic import atomic_symlink, atomic_write, write_json
+from storage.images import halves, load_rgb8, save_png
 from storage.paths import absolute
 from storage.store import Store
 
@@ -65,18 +61,6 @@ def place(row: dict, data_root: Path) -> Entry | str:
                  absolute(data_root, row["clean_path"], row["clean_path_raw"]), row["side_by_side"])
 
 
-def _link(target: Path, link: Path) -> None:
-    """Point `link` at `target`, replacing whatever is there in one rename."""
-    tmp = link.with_name(f".{link.name}.tmp")
-    tmp.unlink(missing_ok=True)
-    os.symlink(target, tmp)
-    os.replace(tmp, link)
-
-
-def _save_png(image: np.ndarray, path: Path) -> None:
-    atomic_write(path, lambda tmp: Image.fromarray(image).save(tmp, format="PNG"))
-
-
 def write_entry(entry: Entry, out: Path, copy: bool) -> None:
     folder = out / entry.split / entry.subset
     rainy_out, clean_out = folder / "input" / entry.name, folder / "target" / entry.name
@@ -84,14 +68,14 @@ def write_entry(entry: Entry, out: Path, copy: bool) -> None:
     clean_out.parent.mkdir(parents=True, exist_ok=True)
     if entry.side_by_side:
         rainy, clean = halves(load_rgb8(entry.rainy), entry.side_by_side)
-        _save_png(rainy, rainy_out)
-        _save_png(clean, clean_out)
+        save_png(rainy, rainy_out)
+        save_png(clean, clean_out)
     elif copy:
         for source, dest in ((entry.rainy, rainy_out), (entry.clean, clean_out)):
             atomic_write(dest, lambda tmp, source=source: shutil.copyfile(source, tmp))
     else:
-        _link(entry.rainy.resolve(), rainy_out)
-        _link(entry.clean.resolve(), clean_out)
+        atomic_symlink(entry.rainy.resolve(), rainy_out)
+        atomic_symlink(entry.clean.resolve(), clean_out)
 
 
 def remove_stale(out: Path, entries: list[Entry]) -> int:
