@@ -10,8 +10,15 @@ FAISS := $(if $(filter 1,$(GPU)),faiss-gpu==1.15.1,faiss-cpu==1.15.1)
 FAISS_OTHER := $(if $(filter 1,$(GPU)),faiss-cpu,faiss-gpu)
 STAMP := $(VENV)/.installed-$(if $(filter 1,$(GPU)),gpu,cpu)
 OFFLINE := HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PREFECT_SERVER_ANALYTICS_ENABLED=false
+# The local Prefect server: its PREFECT_HOME (SQLite database, logs, PID files), address and worker.
+SERVER_HOME ?= .prefect
+# (not HOST/PORT: shells and platforms export those for other purposes)
+SERVER_HOST ?= 127.0.0.1
+SERVER_PORT ?= 4200
+WORKER ?= 1
+SERVER := $(OFFLINE) $(BIN)/python -m flows.server --home $(SERVER_HOME)
 
-.PHONY: setup test demo bench models clean-demo
+.PHONY: setup test demo bench models clean-demo server stop deploy
 
 setup: $(STAMP)
 
@@ -31,21 +38,49 @@ models: setup
 	$(BIN)/python -m models.pipeline.fetch --profile $(PROFILE)
 
 # The demo: a generated sample corpus in the real layouts of 10 datasets, distilled with the
-# `offline` profile. The corpus is generated once; a second `make demo` shows the ledger skipping
-# finished shards.
+# `offline` profile through the whole DAG (ingest → … → judge → manifest → audit). The corpus is
+# generated once; a second `make demo` shows the ledger skipping finished shards. Every query printed
+# here runs in tests/deploy/test_distill_deployment.py on a store the deployed flow built.
 demo: setup
 	test -f $(DEMO_DIR)/data/.corpus-complete || { rm -rf $(DEMO_DIR)/data && \
 	  $(BIN)/python -m corpus --out $(DEMO_DIR)/data && touch $(DEMO_DIR)/data/.corpus-complete; }
 	$(OFFLINE) $(BIN)/python -m models.pipeline.fetch --profile offline
 	$(OFFLINE) $(BIN)/python -m flows.distill --data-root $(DEMO_DIR)/data --store $(DEMO_DIR)/store --profile offline
 	@echo
-	@echo "Store:   $(DEMO_DIR)/store   (tables: samples, rejects, quality, captions, embeddings, retrievals, ledger; contact sheets in reports/retrieval)"
-	@echo "Catalog: $(DEMO_DIR)/store/rainrag.duckdb — try:"
-	@echo "  $(BIN)/duckdb $(DEMO_DIR)/store/rainrag.duckdb \"select s.dataset, q.rainy_quality, c.keywords from samples s join quality q using (sample_id) join captions c using (sample_id) limit 5\""
-	@$(BIN)/duckdb $(DEMO_DIR)/store/rainrag.duckdb "select s.dataset, count(*) as samples, round(median(q.rainy_quality), 2) as quality, count(*) filter (q.in_pool) as reference_pool from samples s join quality q using (sample_id) group by 1 order by 1"
+	@echo "Store:        $(DEMO_DIR)/store   (tables: samples, rejects, quality, captions, embeddings, retrievals, votes, inspections, manifest, audit, ledger)"
+	@echo "Manifest:     $(DEMO_DIR)/store/manifest.parquet   (RainRAG: the kept pairs, per subset and split)"
+	@$(BIN)/duckdb $(DEMO_DIR)/store/rainrag.duckdb "select subset, split, count(*) as pairs, round(avg(yes_votes), 2) as mean_yes_votes from manifest group by all order by all"
+	@echo "Dataset card: $(DEMO_DIR)/store/reports/dataset-card.md   (plots: reports/dataset-*.png; contact sheets: reports/retrieval/)"
+	@echo
+	@echo "The votes of one sample (every judge's answer and raw output):"
+	@echo "  $(BIN)/duckdb $(DEMO_DIR)/store/rainrag.duckdb \"select sample_id, judge, answer, round(latency_s, 3) as latency_s, left(raw, 90) as raw from votes where sample_id = (select min(sample_id) from votes) order by judge\""
+	@$(BIN)/duckdb $(DEMO_DIR)/store/rainrag.duckdb "select sample_id, judge, answer, round(latency_s, 3) as latency_s, left(raw, 90) as raw from votes where sample_id = (select min(sample_id) from votes) order by judge"
+	@echo
+	@echo "Samples where the judges disagree:"
+	@echo "  $(BIN)/duckdb $(DEMO_DIR)/store/rainrag.duckdb \"select v.sample_id, s.dataset, string_agg(v.judge || '=' || v.answer, ' ' order by v.judge) as votes from votes v join samples s using (sample_id) group by all having count(distinct v.answer) > 1 order by 2, 1 limit 10\""
+	@$(BIN)/duckdb $(DEMO_DIR)/store/rainrag.duckdb "select v.sample_id, s.dataset, string_agg(v.judge || '=' || v.answer, ' ' order by v.judge) as votes from votes v join samples s using (sample_id) group by all having count(distinct v.answer) > 1 order by 2, 1 limit 10"
+	@echo
+	@echo "Kept ratio per dataset (kept / judged outside the public test splits, which stay out of RainRAG; unpaired datasets are only references):"
+	@echo "  $(BIN)/duckdb $(DEMO_DIR)/store/rainrag.duckdb \"select s.dataset, count(*) as samples, count(v.sample_id) as judged, count(v.sample_id) filter (s.split is distinct from 'test') as judged_train, count(m.sample_id) as kept, round(count(m.sample_id) / nullif(count(v.sample_id) filter (s.split is distinct from 'test'), 0), 2) as kept_ratio from samples s left join (select distinct sample_id from votes) v using (sample_id) left join manifest m using (sample_id) group by 1 order by 1\""
+	@$(BIN)/duckdb $(DEMO_DIR)/store/rainrag.duckdb "select s.dataset, count(*) as samples, count(v.sample_id) as judged, count(v.sample_id) filter (s.split is distinct from 'test') as judged_train, count(m.sample_id) as kept, round(count(m.sample_id) / nullif(count(v.sample_id) filter (s.split is distinct from 'test'), 0), 2) as kept_ratio from samples s left join (select distinct sample_id from votes) v using (sample_id) left join manifest m using (sample_id) group by 1 order by 1"
 
 bench: setup
 	$(BIN)/python -m benchmarks.ingest_throughput
 
 clean-demo:
 	rm -rf $(DEMO_DIR)
+
+# A Prefect server on $(SERVER_HOST):$(SERVER_PORT) and a worker of the process pool, in the background;
+# the pools of prefect.yaml are created when missing. Not tied to `setup`: restarting a server never
+# reinstalls.
+server:
+	@test -x $(BIN)/prefect || { echo "no $(BIN)/prefect: run make setup first"; exit 1; }
+	$(SERVER) start --host $(SERVER_HOST) --port $(SERVER_PORT) $(if $(filter 0,$(WORKER)),--no-worker)
+
+# Ends exactly the worker and server that `make server` recorded in $(SERVER_HOME)/*.pid.
+stop:
+	$(SERVER) stop
+
+# Registers every deployment of prefect.yaml on the running server (DEPLOYMENTS="distill/rainrag" for some).
+deploy:
+	$(SERVER) deploy $(foreach d,$(DEPLOYMENTS),--name $(d))
