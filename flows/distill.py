@@ -72,8 +72,12 @@ def check_models(profile: Profile) -> None:
             resolve_model_dir(spec, profile)
 
 
-def attach_contact_sheets(store: Store, shards: list[str], pool: Pool, data_root: Path, k3: int) -> None:
-    sheets = retrieval_sheets(store, shards, pool, data_root, k3)
+def attach_contact_sheets(store: Store, shards: list[str], pool: Pool, data_root: Path, k3: int,
+                          redraw: bool) -> None:
+    """Link the retrieval contact sheets, drawn again only when retrieval computed new shards."""
+    folder = store.reports / "retrieval"
+    existing = {p.stem.removeprefix("retrieval-"): p for p in sorted(folder.glob("retrieval-*.png"))}
+    sheets = retrieval_sheets(store, shards, pool, data_root, k3) if redraw or not existing else existing
     if sheets:
         lines = "\n".join(f"- **{subset}**: `{path}`" for subset, path in sheets.items())
         create_markdown_artifact(key="retrieval-contact-sheets", description="queries and their K3 references",
@@ -170,7 +174,8 @@ def distill(data_root: str, store: str, profile: str = "offline", models_dir: st
                               provenance)
         refresh_catalog(target)
         if not any(r.failed for r in reports):
-            attach_contact_sheets(target, shards, pool, root, k3)
+            retrieved = next(r for r in reports if r.stage == "retrieve")
+            attach_contact_sheets(target, shards, pool, root, k3, redraw=bool(retrieved.done))
             attach_manifest(target)
     summary = query_artifact(target, "distill-stages", STAGE_SQL, "rows and error rows per stage")
     query_artifact(target, "distill-pool", POOL_SQL, "real rainy images in the reference pool")

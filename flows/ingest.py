@@ -65,8 +65,10 @@ def ingest(data_root: str, store: str, layouts: list[str] | None = None, dataset
         shutil.rmtree(staging, ignore_errors=True)  # a killed run's leftovers; the ledger holds the truth
         staging.mkdir(parents=True)
         shards: list[str] = []
-        for item in located:
-            keys = discover_task(item, root, staging, shard_size)
+        # datasets are walked concurrently: listing folders waits on the filesystem, not the CPU
+        discoveries = [(item, discover_task.submit(item, root, staging, shard_size)) for item in located]
+        for item, discovery in discoveries:
+            keys = discovery.result()
             stale = drop_stale_shards(target, item.dataset.name, keys)
             if stale:
                 logger.info("%s: removed %d shards from an earlier shard layout", item.dataset.name, len(stale))
