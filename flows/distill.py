@@ -149,8 +149,10 @@ def distill(data_root: str, store: str, profile: str = "offline", models_dir: st
         raise ValueError(f"test_per_subset={test_per_subset} must be >= 0")
     models = load_profile(profile, models_dir)
     check_models(models)
-    ingest(data_root=data_root, store=store, layouts=layouts, datasets=datasets, shard_size=shard_size,
-           max_pixels=max_pixels)
+    # ingest is this flow's first stage, its tasks and artifacts in this run like every other stage's
+    # (not a subflow: a flow run of its own costs about a second even when nothing is new)
+    ingest.fn(data_root=data_root, store=store, layouts=layouts, datasets=datasets, shard_size=shard_size,
+              max_pixels=max_pixels)
     target, root = Store(store), Path(data_root).expanduser().resolve()
     shards = current_shards(target)
     logger.info("profile %s: %d sample shards", models.name, len(shards))
