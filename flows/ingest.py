@@ -2,14 +2,16 @@
 
     python -m flows.ingest --data-root /data/rain --store /data/rainrag [--layouts my_layouts.yaml]
 
-Discovery runs per dataset (cheap: it lists folders and reads pair lists), then the ingest stage runs
-per shard through the generic runner; shards already done with the same fingerprint are skipped.
+Discovery walks every dataset (cheap: it lists folders and reads pair lists; one task, the datasets
+walked concurrently), then the ingest stage runs per shard through the generic runner; shards already done with the same fingerprint are skipped.
 """
 from __future__ import annotations
 
 import argparse
 import os
 import shutil
+from concurrent.futures import ThreadPoolExecutor
+from contextvars import copy_context
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
@@ -24,9 +26,8 @@ from tasks.ingest import drop_stale_shards, ingest_stage, plan_dataset
 from tasks.runner import query_artifact, run_stage
 
 
-@task(name="discover", task_run_name="discover/{located.dataset.name}", cache_policy=NO_CACHE)
-def discover_task(located: Located, data_root: Path, staging: Path, shard_size: int) -> list[str]:
-    """Walk one dataset, pair its files and stage its candidate shards."""
+def _discover_one(located: Located, data_root: Path, staging: Path, shard_size: int) -> list[str]:
+    """Walk one dataset, pair its files, stage its candidate shards and log what the walk saw."""
     logger = get_run_logger()
     keys, stats = plan_dataset(located, data_root, staging, shard_size)
     claimed = ", ".join(f"{rule}: {n}" for rule, n in sorted(stats.claimed.items())) or "nothing"
@@ -35,6 +36,18 @@ def discover_task(located: Located, data_root: Path, staging: Path, shard_size: 
                 located.dataset.name, "/".join(located.folders), len(keys), claimed, stats.ignored,
                 f" (e.g. {', '.join(stats.ignored_examples)})" if stats.ignored else "")
     return keys
+
+
+@task(name="discover", cache_policy=NO_CACHE)
+def discover_task(located: list[Located], data_root: Path, staging: Path, shard_size: int) -> list[list[str]]:
+    """Every dataset's candidate shards, in the order given; one task for all of them because a task run
+    costs more than walking an unchanged dataset, and the walks wait on the filesystem, so they share
+    a thread pool of their own."""
+    context = copy_context()  # the run logger of this task, in the pool's threads
+    with ThreadPoolExecutor(max_workers=min(8, len(located) or 1)) as pool:
+        futures = [pool.submit(context.copy().run, _discover_one, item, data_root, staging, shard_size)
+                   for item in located]
+        return [future.result() for future in futures]
 
 
 COUNTS_SQL = """
@@ -65,10 +78,7 @@ def ingest(data_root: str, store: str, layouts: list[str] | None = None, dataset
         shutil.rmtree(staging, ignore_errors=True)  # a killed run's leftovers; the ledger holds the truth
         staging.mkdir(parents=True)
         shards: list[str] = []
-        # datasets are walked concurrently: listing folders waits on the filesystem, not the CPU
-        discoveries = [(item, discover_task.submit(item, root, staging, shard_size)) for item in located]
-        for item, discovery in discoveries:
-            keys = discovery.result()
+        for item, keys in zip(located, discover_task(located, root, staging, shard_size)):
             stale = drop_stale_shards(target, item.dataset.name, keys)
             if stale:
                 logger.info("%s: removed %d shards from an earlier shard layout", item.dataset.name, len(stale))
