@@ -9,8 +9,15 @@ import pytest
 
 from models.pipeline.offline.niqe import fit_niqe
 from models.pipeline.profiles import Profile, load_profile
+from storage.stage import run_inline
 from storage.store import Store
+from tasks.caption import caption_stage
+from tasks.embed import embed_stage
 from tasks.image_batches import clean_loader
+from tasks.quality import quality_stage
+from tasks.retrieval.index import IndexConfig
+from tasks.retrieval.pool import load_pool
+from tasks.retrieve import RetrievalConfig, retrieve_stage
 
 
 @pytest.fixture()
@@ -36,10 +43,6 @@ def offline_profile(corpus_store, tmp_path_factory) -> Profile:
 @pytest.fixture(scope="session")
 def embedded_store(corpus_store, offline_profile, tmp_path_factory) -> Path:
     """The corpus store after quality (every real image in the pool), caption and embed, once per session."""
-    from storage.stage import run_inline
-    from tasks.caption import caption_stage
-    from tasks.embed import embed_stage
-    from tasks.quality import quality_stage
 
     data, store_root, shards = corpus_store
     root = tmp_path_factory.mktemp("embedded") / "store"
@@ -60,11 +63,6 @@ def embedded_copy(corpus_store, embedded_store, tmp_path) -> tuple[Path, Store, 
 @pytest.fixture(scope="session")
 def retrieved_store(corpus_store, embedded_store, tmp_path_factory) -> Path:
     """The embedded corpus store after a small retrieval (K3 = 2), once per session: the judges' input."""
-    from storage.stage import run_inline
-    from tasks.retrieval.index import IndexConfig
-    from tasks.retrieval.pool import load_pool
-    from tasks.retrieve import RetrievalConfig, retrieve_stage
-
     data, _, shards = corpus_store
     root = tmp_path_factory.mktemp("retrieved") / "store"
     shutil.copytree(embedded_store, root)
