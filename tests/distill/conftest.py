@@ -20,11 +20,16 @@ from tasks.retrieval.pool import load_pool
 from tasks.retrieve import RetrievalConfig, retrieve_stage
 
 
-@pytest.fixture()
-def store_copy(corpus_store, tmp_path) -> tuple[Path, Store, list[str]]:
-    data, store_root, shards = corpus_store
+def private_copy(corpus_store, store_root: Path, tmp_path: Path) -> tuple[Path, Store, list[str]]:
+    """(data root, a test's own copy of `store_root`, the sample shards)."""
+    data, _, shards = corpus_store
     shutil.copytree(store_root, tmp_path / "store")
     return data, Store(tmp_path / "store"), shards
+
+
+@pytest.fixture()
+def store_copy(corpus_store, tmp_path) -> tuple[Path, Store, list[str]]:
+    return private_copy(corpus_store, corpus_store[1], tmp_path)
 
 
 @pytest.fixture(scope="session")
@@ -55,9 +60,7 @@ def embedded_store(corpus_store, offline_profile, tmp_path_factory) -> Path:
 
 @pytest.fixture()
 def embedded_copy(corpus_store, embedded_store, tmp_path) -> tuple[Path, Store, list[str]]:
-    data, _, shards = corpus_store
-    shutil.copytree(embedded_store, tmp_path / "store")
-    return data, Store(tmp_path / "store"), shards
+    return private_copy(corpus_store, embedded_store, tmp_path)
 
 
 @pytest.fixture(scope="session")
@@ -74,6 +77,4 @@ def retrieved_store(corpus_store, embedded_store, tmp_path_factory) -> Path:
 
 @pytest.fixture()
 def retrieved_copy(corpus_store, retrieved_store, tmp_path) -> tuple[Path, Store, list[str]]:
-    data, _, shards = corpus_store
-    shutil.copytree(retrieved_store, tmp_path / "store")
-    return data, Store(tmp_path / "store"), shards
+    return private_copy(corpus_store, retrieved_store, tmp_path)
