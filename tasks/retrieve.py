@@ -84,7 +84,7 @@ def _query_rows(query: dict, refs: ReferenceImages, gray: torch.Tensor, cands: n
     ok = [i for i, image in enumerate(images) if image is not None]
     s_ssim = np.full(len(cands), np.nan, np.float32)
     if ok:
-        # the cached tensors go in as lists: ssim_one_to_many stacks them a chunk at a time
+        # the cached tensors go in as lists: on CPU ssim_one_to_many reads them one reference at a time
         candidates, terms = [images[i][0] for i in ok], [images[i][1] for i in ok]   # K x (S, S), K x (3, s, s)
         s_ssim[ok] = ssim_one_to_many(gray.to(SSIM_DEVICE), candidates, terms).cpu().numpy()   # (K,)
     order = sorted(range(len(cands)), key=lambda i: (np.isnan(s_ssim[i]), -np.nan_to_num(s_ssim[i]), i))

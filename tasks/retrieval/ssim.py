@@ -87,31 +87,44 @@ def _toeplitz(block: int, dtype: torch.dtype, device: torch.device) -> torch.Ten
     return band.to(dtype=dtype, device=device)
 
 
-def _blur_last_axis(maps: torch.Tensor) -> torch.Tensor:
-    """'Valid' 1-D Gaussian along the last axis as one GEMM: (M, R, W) -> (M, R, W - 10).
+def _column_windows(maps: torch.Tensor) -> torch.Tensor:
+    """(..., R, W) -> (..., R, nb, block + 10): overlapping windows along the last axis, a view."""
+    block = _block(maps.shape[-1] - 2 * RADIUS)
+    return maps.unfold(-1, block + 2 * RADIUS, block)
+
+
+def _blur_windows(windows: torch.Tensor) -> torch.Tensor:
+    """'Valid' 1-D Gaussian along rows as one GEMM: windows (M, R, nb, block + 10) -> (M, R, W - 10).
 
     On CPU this runs several times faster than F.conv2d with a single-channel 1x11 kernel (which
     oneDNN handles poorly) or eleven shifted adds; on GPU it is one GEMM either way.
     """
-    m, rows, width = maps.shape
-    out = width - 2 * RADIUS
-    block = _block(out)
-    windows = maps.unfold(-1, block + 2 * RADIUS, block)  # (M, R, nb, block + 10): overlapping view
-    flat = windows.reshape(-1, block + 2 * RADIUS)  # the one copy: (M*R*nb, block + 10)
-    blurred = flat @ _toeplitz(block, maps.dtype, maps.device)  # (M*R*nb, block)
-    return blurred.view(m, rows, out)  # (M, R, nb*block = W - 10)
+    m, rows, nb, width = windows.shape
+    flat = windows.reshape(-1, width)  # (M*R*nb, block + 10): a copy unless already contiguous
+    blurred = flat @ _toeplitz(width - 2 * RADIUS, windows.dtype, windows.device)  # (M*R*nb, block)
+    return blurred.view(m, rows, -1)  # (M, R, nb*block = W - 10)
+
+
+def _row_windows(maps: torch.Tensor) -> torch.Tensor:
+    """(M, S, s) -> (M*nb, block + 10, s): windows of consecutive rows, batched for the second pass.
+
+    A view when M == 1 (each window is a row-major block of the map), a copy otherwise.
+    """
+    block = _block(maps.shape[1] - 2 * RADIUS)
+    windows = maps.unfold(1, block + 2 * RADIUS, block)  # (M, nb, s, block + 10)
+    return windows.transpose(-1, -2).reshape(-1, block + 2 * RADIUS, maps.shape[-1])
+
+
+def _blur_rows(maps: torch.Tensor) -> torch.Tensor:
+    """'Valid' 1-D Gaussian down the columns: (M, S, s) -> (M, s, s), one batched GEMM."""
+    windows = _row_windows(maps)  # (M*nb, block + 10, s)
+    taps = _toeplitz(windows.shape[1] - 2 * RADIUS, maps.dtype, maps.device).t()  # (block, block + 10)
+    return (taps @ windows).view(maps.shape[0], -1, maps.shape[-1])  # (M*nb, block, s) -> (M, s, s)
 
 
 def _blur_valid(maps: torch.Tensor) -> torch.Tensor:
-    """Separable Gaussian, 'valid' region only, returned transposed: (M, S, S) -> (M, s, s).
-
-    Each output map is blur(map) transposed, contiguous as the second GEMM leaves it. Every SSIM term
-    is an elementwise combination of such maps followed by a mean over the whole map, which the
-    transposition does not change; keeping all maps in one contiguous layout (rather than handing
-    back transposed views) lets the elementwise ops stream memory in order, about 1.6x faster on CPU.
-    """
-    rows_done = _blur_last_axis(maps)  # (M, S, s)
-    return _blur_last_axis(rows_done.transpose(1, 2))  # (M, s, S) -> (M, s, s), transposed
+    """Separable Gaussian, 'valid' region only: (M, S, S) -> (M, s, s) with s = S - 10."""
+    return _blur_rows(_blur_windows(_column_windows(maps)))
 
 
 def _check(name: str, t: torch.Tensor, ndim: int) -> None:
@@ -145,8 +158,8 @@ def _mean_ssim(ux: torch.Tensor, ux2: torch.Tensor, vx: torch.Tensor, uy: torch.
 
     SSIM = (2 ux uy + C1)(2 vxy + C2) / ((ux^2 + uy^2 + C1)(vx + vy + C2)). The map is computed as
     half of it, in eight passes over memory with the constants folded into terms made earlier
-    (uxy_c arrives with (C1 + C2)/2 already added), and the factor 2 is applied to the mean. On CPU
-    these passes, not the blurs, bound the re-ranker. `uxy_c` is overwritten.
+    (uxy_c arrives with (C1 + C2)/2 already added), and the factor 2 is applied to the mean.
+    `uxy_c` is overwritten.
     """
     a1 = torch.addcmul(_C1, ux, uy, value=2.0)           # 2 ux uy + C1
     half_a2 = uxy_c.sub_(a1, alpha=0.5)                   # uxy - ux uy + C2/2 = (2 vxy + C2) / 2
@@ -166,7 +179,7 @@ def _chunk(n: int, side: int, device: torch.device) -> int:
 
 
 def reference_terms(refs: torch.Tensor) -> torch.Tensor:
-    """(K, S, S) references -> (K, 3, s, s): each one's uy, uy^2 + C1 and vy + C2 maps (transposed).
+    """(K, S, S) references -> (K, 3, s, s): each one's uy, uy^2 + C1 and vy + C2 maps.
 
     They do not depend on the query: the retrieval stage computes them once per reference and shard
     and passes them to `ssim_one_to_many`, which then blurs a single map (query × reference) per pair.
@@ -182,7 +195,7 @@ def reference_terms(refs: torch.Tensor) -> torch.Tensor:
 
 
 # A batch of same-shaped images or term maps: one stacked tensor, or the per-reference tensors a
-# cache holds (stacked a chunk at a time, so the copy lands in cache right before it is read).
+# cache holds (read one at a time on CPU, stacked a chunk at a time on GPU).
 Batch = torch.Tensor | Sequence[torch.Tensor]
 
 
@@ -199,7 +212,7 @@ def _check_batch(name: str, batch: Batch, item_shape: tuple[int, ...]) -> None:
 def ssim_one_to_many(query: torch.Tensor, refs: Batch, terms: Batch | None = None) -> torch.Tensor:
     """Mean SSIM of one query (S, S) against each of K references (K, S, S) -> (K,).
 
-    The query's own terms are blurred once and broadcast over the K references, so a call blurs
+    The query's own terms are blurred once and shared by the K references, so a call blurs
     3 maps per reference — or 1 (x * y) when the references' `terms` (from `reference_terms`, (K, 3, s, s))
     are given. `refs` and `terms` may also be sequences of per-reference tensors, as a cache holds them.
     """
@@ -215,16 +228,57 @@ def ssim_one_to_many(query: torch.Tensor, refs: Batch, terms: Batch | None = Non
     if len(refs) == 0:
         return torch.empty(0, dtype=dtype, device=device)
     x = query.to(dtype=dtype, device=device)
-    ux, uxx = _blur_valid(torch.stack([x, x * x])).split(1)  # (2, S, S) -> 2 x (1, s, s)
-    query_terms = _side_terms(ux, uxx, 0.0, 0.0)  # ux, ux^2, vx: (1, s, s) each, broadcast below
-    step = _chunk(len(refs), x.shape[-1], device)
+    ux, uxx = _blur_valid(torch.stack([x, x * x]))  # (2, S, S) -> 2 x (s, s)
+    query_terms = _side_terms(ux, uxx, 0.0, 0.0)  # ux, ux^2, vx: (s, s) each
+    scores = _scores_one_by_one if device.type == "cpu" else _scores_batched
+    return scores(x, query_terms, refs, terms)
+
+
+def _scores_batched(x: torch.Tensor, query_terms: tuple, refs: Batch, terms: Batch | None) -> torch.Tensor:
+    """(K,) scores with the query terms broadcast over whole chunks of references (GPU: one chunk)."""
+    step = _chunk(len(refs), x.shape[-1], x.device)
     scores = []
     for start in range(0, len(refs), step):
-        y = _take(refs, start, start + step).to(dtype)  # (c, S, S)
-        chunk_terms = reference_terms(y) if terms is None else _take(terms, start, start + step).to(dtype)  # (c, 3, s, s)
+        y = _take(refs, start, start + step).to(x.dtype)  # (c, S, S)
+        chunk_terms = reference_terms(y) if terms is None else _take(terms, start, start + step).to(x.dtype)  # (c, 3, s, s)
         uxy_c = _blur_valid(torch.addcmul(_HALF_C1_C2, x, y))  # blur(x*y) + (C1 + C2)/2: (c, s, s)
         scores.append(_mean_ssim(*query_terms, *chunk_terms.unbind(1), uxy_c))
     return torch.cat(scores)  # (K,)
+
+
+def _scores_one_by_one(x: torch.Tensor, query_terms: tuple, refs: Batch, terms: Batch | None) -> torch.Tensor:
+    """(K,) scores, one reference at a time: the CPU path, about 1.6x the batched one there.
+
+    On CPU the re-ranker is bound by memory traffic, not arithmetic. One reference at a time, every
+    map a pair touches (about 1 MiB at 256^2) stays in L2 cache from one pass to the next, and the
+    passes are fused where torch allows: x*y is written straight into the windows the first GEMM
+    reads; the second GEMM reads its windows as views of the first one's output and subtracts a1/2
+    on the way (baddbmm); the numerator's product and the sum are one dot. Buffers are reused.
+    """
+    ux, ux2, vx = query_terms  # (s, s) each
+    x_windows = _column_windows(x)  # (S, nb, block + 10), a view
+    size, nb, width = x_windows.shape
+    block, side = width - 2 * RADIUS, ux.shape[-1]
+    col_taps = _toeplitz(block, x.dtype, x.device)  # (block + 10, block)
+    row_taps = col_taps.t().expand(nb, block, width)  # (nb, block, block + 10)
+    products = x.new_empty((size * nb, width))  # x*y in windows, one row per window
+    rows_done = x.new_empty((size * nb, block))  # = (S, s) after the first pass
+    a1, half_a2 = x.new_empty((side, side)), x.new_empty((nb, block, side))
+    den, var_sum = x.new_empty((side, side)), x.new_empty((side, side))
+    scores = torch.empty(len(refs), dtype=x.dtype)
+    for i in range(len(refs)):
+        y = refs[i].to(x.dtype)  # (S, S)
+        uy, uy2_c1, vy_c2 = reference_terms(y[None])[0] if terms is None else terms[i].to(x.dtype)  # (s, s) each
+        # blur(x*y + (C1 + C2)/2) = blur(x*y) + (C1 + C2)/2: the taps sum to 1
+        torch.addcmul(_HALF_C1_C2, x_windows, _column_windows(y), out=products.view(size, nb, width))
+        torch.mm(products, col_taps, out=rows_done)  # (S*nb, block) = (S, s)
+        torch.addcmul(_C1, ux, uy, value=2.0, out=a1)  # 2 ux uy + C1
+        # uxy + (C1 + C2)/2 - a1/2 = (2 vxy + C2) / 2: (nb, block, s) = (s, s)
+        torch.baddbmm(a1.view(nb, block, side), row_taps, _row_windows(rows_done.view(1, size, side)),
+                      beta=-0.5, out=half_a2)
+        torch.add(uy2_c1, ux2, out=den).mul_(torch.add(vy_c2, vx, out=var_sum))  # (ux^2 + uy^2 + C1)(vx + vy + C2)
+        scores[i] = torch.dot(a1.view(-1), half_a2.view(-1).div_(den.view(-1)))  # sum of the half map
+    return scores.mul_(2.0 / ux.numel())  # (K,)
 
 
 def ssim_pairs(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

@@ -8,7 +8,9 @@ from scipy import ndimage
 from skimage import data
 from skimage.metrics import structural_similarity
 
-from tasks.retrieval.ssim import reference_terms, ssim_one_to_many, ssim_pairs, to_gray_square
+from tasks.retrieval.ssim import (
+    _blur_valid, _scores_batched, reference_terms, ssim_one_to_many, ssim_pairs, to_gray_square,
+)
 
 TOL = 1e-4
 
@@ -159,3 +161,15 @@ def test_per_reference_sequences_equal_stacked_batches():
     assert ssim_one_to_many(query, []).shape == (0,)
     with pytest.raises(ValueError, match="differ"):
         ssim_one_to_many(query, [refs[0], refs[1, :40, :40]])
+
+
+def test_batched_path_equals_one_by_one(gray_set):
+    """GPUs score whole batches (`_scores_batched`); CPUs one reference at a time. Same numbers."""
+    query, candidates = (torch.from_numpy(a) for a in gray_set)
+    x = query
+    ux, uxx = _blur_valid(torch.stack([x, x * x]))
+    query_terms = (ux, ux * ux, uxx - ux * ux)
+    terms = reference_terms(candidates)
+    batched = _scores_batched(x, query_terms, candidates, terms)
+    assert torch.allclose(batched, ssim_one_to_many(query, candidates, terms), atol=1e-6)
+    assert torch.allclose(_scores_batched(x, query_terms, list(candidates), None), batched, atol=1e-6)
