@@ -20,7 +20,7 @@ from storage.paths import absolute
 from storage.schemas import CANDIDATES, REJECTS, SAMPLES
 from storage.sources.discover import DiscoveryStats, discover
 from storage.sources.registry import Located, load_registry, locate
-from storage.sources.staging import partition, write_candidates
+from storage.sources.staging import stage_shards
 from storage.stage import Stage, run_inline
 from storage.store import Store
 
@@ -138,11 +138,7 @@ def ingest_stage(data_root: Path, staging: Path, config: dict[str, Any]) -> Stag
 def plan_dataset(located: Located, data_root: Path, staging: Path, shard_size: int) -> tuple[list[str], DiscoveryStats]:
     """Discover one dataset into staged candidate shards; returns their keys and what the walk saw."""
     stats = DiscoveryStats()
-    name = located.dataset.name
-    candidates_file = staging / f".{name}.candidates.parquet"
-    count = write_candidates(discover(located, Path(data_root), stats), candidates_file)
-    keys = partition(candidates_file, name, count, shard_size, staging) if count else []
-    candidates_file.unlink()
+    keys = stage_shards(discover(located, Path(data_root), stats), located.dataset.name, shard_size, staging)
     return keys, stats
 
 

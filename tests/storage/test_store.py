@@ -9,7 +9,7 @@ from storage.atomic import atomic_write, write_json
 from storage.fingerprint import fingerprint, stage_fingerprint
 from storage.ledger import LedgerRecord
 from storage.sources.discover import sample_id, shard_hash
-from storage.sources.staging import partition, shard_count, write_candidates
+from storage.sources.staging import partition, shard_count, stage_shards, write_candidates
 from storage.store import Store
 
 
@@ -84,6 +84,20 @@ def test_partition_is_deterministic_and_complete(tmp_path):
         out.append({k: pq.read_table(folder / f"{k}.parquet").column("sample_id").to_pylist() for k in keys})
     assert out[0] == out[1]
     assert sorted(sum(out[0].values(), [])) == sorted(r["sample_id"] for r in rows)
+
+
+def test_in_memory_and_duckdb_partitions_write_the_same_shards(tmp_path):
+    rows = [_candidate(i, clean=f"D/gt/{i // 3}.png" if i % 2 else None) for i in range(700)]
+    shards = {}
+    for limit in (10**6, 100):  # in memory (small datasets), then spilled and split by DuckDB (large ones)
+        folder = tmp_path / str(limit)
+        keys = stage_shards(iter(rows), "D", 40, folder, in_memory_rows=limit)
+        assert sorted(p.name for p in folder.iterdir()) == [f"{k}.parquet" for k in keys], "no scratch left"
+        shards[limit] = {k: pq.read_table(folder / f"{k}.parquet") for k in keys}
+    keys = list(shards[100])
+    assert keys == list(shards[10**6]) == sorted(keys) and len(keys) > 10, "keys in shard order past D-00009"
+    assert all(shards[100][k].equals(shards[10**6][k]) for k in keys)
+    assert stage_shards(iter([]), "D", 40, tmp_path / "none") == []
 
 
 def test_rainy_images_of_one_clean_image_share_a_shard(tmp_path):
