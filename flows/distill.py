@@ -39,7 +39,7 @@ from tasks.quality import quality_stage
 from tasks.retrieval.index import IndexConfig
 from tasks.retrieval.pool import Pool, load_pool
 from tasks.retrieve import RetrievalConfig, retrieval_sheets, retrieve_stage
-from tasks.runner import StageReport, query_artifact, run_shard_task, run_stage
+from tasks.runner import StageReport, artifacts_in_background, attach, query_artifact, run_shard_task, run_stage
 
 # Quality scores are −(distance to the pristine model) (higher is better). With the `offline` scorer,
 # clean photographs of the sample corpus score about −2.2 (median) and synthetic rainy ones about
@@ -80,9 +80,9 @@ def attach_contact_sheets(store: Store, shards: list[str], pool: Pool, data_root
     sheets = retrieval_sheets(store, shards, pool, data_root, k3) if redraw or not existing else existing
     if sheets:
         lines = "\n".join(f"- **{subset}**: `{path}`" for subset, path in sheets.items())
-        create_markdown_artifact(key="retrieval-contact-sheets", description="queries and their K3 references",
-                                 markdown=f"Contact sheets (query, then its references with text L2 / image cosine / "
-                                          f"SSIM):\n\n{lines}")
+        attach(create_markdown_artifact, key="retrieval-contact-sheets", description="queries and their K3 references",
+               markdown=f"Contact sheets (query, then its references with text L2 / image cosine / "
+                        f"SSIM):\n\n{lines}")
 
 
 def retry_judge_errors_of(store: Store, stage: Stage, models: Profile, references: dict,
@@ -127,8 +127,8 @@ def attach_manifest(store: Store) -> None:
     logger = get_run_logger()
     manifest, card = publish_manifest(store), dataset_card(store)
     logger.info("manifest: %s; dataset card: %s", manifest, card)
-    create_markdown_artifact(key="dataset-card", description=f"RainRAG dataset card ({card})",
-                             markdown=card.read_text(encoding="utf-8") + f"\n\nManifest: `{manifest}`\n")
+    attach(create_markdown_artifact, key="dataset-card", description=f"RainRAG dataset card ({card})",
+           markdown=card.read_text(encoding="utf-8") + f"\n\nManifest: `{manifest}`\n")
     query_artifact(store, "manifest-summary", MANIFEST_SQL, "RainRAG pairs per subset and split")
 
 
@@ -149,38 +149,39 @@ def distill(data_root: str, store: str, profile: str = "offline", models_dir: st
         raise ValueError(f"test_per_subset={test_per_subset} must be >= 0")
     models = load_profile(profile, models_dir)
     check_models(models)
-    # ingest is this flow's first stage, its tasks and artifacts in this run like every other stage's
-    # (not a subflow: a flow run of its own costs about a second even when nothing is new)
-    ingest.fn(data_root=data_root, store=store, layouts=layouts, datasets=datasets, shard_size=shard_size,
-              max_pixels=max_pixels)
-    target, root = Store(store), Path(data_root).expanduser().resolve()
-    shards = current_shards(target)
-    logger.info("profile %s: %d sample shards", models.name, len(shards))
-    reports: list[StageReport] = []
-    with target.lock("distill"):
-        for stage in (quality_stage(models, root, pool_threshold), caption_stage(models, root),
-                      embed_stage(models, root)):
-            reports.append(run_stage(target, stage, shards))
-            if reports[-1].failed:
-                break  # a later stage would read the failed shards' missing inputs
-        if not any(r.failed for r in reports):
-            # the reference pool is read once, from quality and embeddings as they now are
-            pool = load_pool(target, shards)
-            logger.info("reference pool: %d real rainy images", len(pool))
-            retrieval = RetrievalConfig(k1=k1, k2=k2, k3=k3, ssim_size=ssim_size)
-            reports.append(run_stage(target, retrieve_stage(target, pool, root, retrieval, IndexConfig()), shards))
-        if not any(r.failed for r in reports):
-            provenance = {"models": models.identity(*models.roles), "retrieval": asdict(retrieval),
-                          "pool_threshold": pool_threshold}
-            reports += curate(target, shards, models, pool, root, min_yes, test_per_subset, retry_judge_errors,
-                              provenance)
-        refresh_catalog(target)
-        if not any(r.failed for r in reports):
-            retrieved = next(r for r in reports if r.stage == "retrieve")
-            attach_contact_sheets(target, shards, pool, root, k3, redraw=bool(retrieved.done))
-            attach_manifest(target)
-    summary = query_artifact(target, "distill-stages", STAGE_SQL, "rows and error rows per stage")
-    query_artifact(target, "distill-pool", POOL_SQL, "real rainy images in the reference pool")
+    with artifacts_in_background():  # the API round trips (ingest's too) overlap the planning
+        # ingest is this flow's first stage, its tasks and artifacts in this run like every other stage's
+        # (not a subflow: a flow run of its own costs about a second even when nothing is new)
+        ingest.fn(data_root=data_root, store=store, layouts=layouts, datasets=datasets, shard_size=shard_size,
+                  max_pixels=max_pixels)
+        target, root = Store(store), Path(data_root).expanduser().resolve()
+        shards = current_shards(target)
+        logger.info("profile %s: %d sample shards", models.name, len(shards))
+        reports: list[StageReport] = []
+        with target.lock("distill"):
+            for stage in (quality_stage(models, root, pool_threshold), caption_stage(models, root),
+                          embed_stage(models, root)):
+                reports.append(run_stage(target, stage, shards))
+                if reports[-1].failed:
+                    break  # a later stage would read the failed shards' missing inputs
+            if not any(r.failed for r in reports):
+                # the reference pool is read once, from quality and embeddings as they now are
+                pool = load_pool(target, shards)
+                logger.info("reference pool: %d real rainy images", len(pool))
+                retrieval = RetrievalConfig(k1=k1, k2=k2, k3=k3, ssim_size=ssim_size)
+                reports.append(run_stage(target, retrieve_stage(target, pool, root, retrieval, IndexConfig()), shards))
+            if not any(r.failed for r in reports):
+                provenance = {"models": models.identity(*models.roles), "retrieval": asdict(retrieval),
+                              "pool_threshold": pool_threshold}
+                reports += curate(target, shards, models, pool, root, min_yes, test_per_subset, retry_judge_errors,
+                                  provenance)
+            refresh_catalog(target)
+            if not any(r.failed for r in reports):
+                retrieved = next(r for r in reports if r.stage == "retrieve")
+                attach_contact_sheets(target, shards, pool, root, k3, redraw=bool(retrieved.done))
+                attach_manifest(target)
+        summary = query_artifact(target, "distill-stages", STAGE_SQL, "rows and error rows per stage")
+        query_artifact(target, "distill-pool", POOL_SQL, "real rainy images in the reference pool")
     failed = {f"{r.stage}/{s}": e for r in reports for s, e in r.failed.items()}
     if failed:
         raise RuntimeError(f"distill: {len(failed)} shards failed ({', '.join(sorted(failed))}); "

@@ -3,7 +3,7 @@
     <store>/<table>/shard=<shard>/part-<fingerprint>.parquet
     <store>/_ledger/...            see storage.ledger
     <store>/_staging/...           scratch space of a running stage, safe to delete between runs
-    <store>/rainrag.duckdb         see storage.catalog
+    <store>/rainrag.duckdb         see storage.catalog (also _catalog.* and _catalog_cache/)
     <store>/reports/               dataset card, contact sheets, plots
 
 A shard's part is replaced, never appended to: the new part is written atomically, then the parts of
