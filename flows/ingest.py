@@ -3,7 +3,8 @@
     python -m flows.ingest --data-root /data/rain --store /data/rainrag [--layouts my_layouts.yaml]
 
 Discovery walks every dataset (cheap: it lists folders and reads pair lists; one task, the datasets
-walked concurrently), then the ingest stage runs per shard through the generic runner; shards already done with the same fingerprint are skipped.
+walked concurrently), then the ingest stage runs per shard through the generic runner; shards already
+done with the same fingerprint are skipped.
 """
 from __future__ import annotations
 

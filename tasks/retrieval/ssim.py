@@ -240,7 +240,8 @@ def _scores_batched(x: torch.Tensor, query_terms: tuple, refs: Batch, terms: Bat
     scores = []
     for start in range(0, len(refs), step):
         y = _take(refs, start, start + step).to(x.dtype)  # (c, S, S)
-        chunk_terms = reference_terms(y) if terms is None else _take(terms, start, start + step).to(x.dtype)  # (c, 3, s, s)
+        chunk_terms = (reference_terms(y) if terms is None  # (c, 3, s, s)
+                       else _take(terms, start, start + step).to(x.dtype))
         uxy_c = _blur_valid(torch.addcmul(_HALF_C1_C2, x, y))  # blur(x*y) + (C1 + C2)/2: (c, s, s)
         scores.append(_mean_ssim(*query_terms, *chunk_terms.unbind(1), uxy_c))
     return torch.cat(scores)  # (K,)
