@@ -48,7 +48,7 @@ def run_stage(store: Store, stage: Stage, shards: list[str]) -> StageReport:
     logger.info("%s: %d shards, %d already done, %d to run", stage.name, len(shards), len(done), len(pending))
     if not pending:
         return report
-    progress = create_progress_artifact(progress=0.0, description=f"{stage.name}: shards done")
+    progress = attach(create_progress_artifact, progress=0.0, description=f"{stage.name}: shards done")
     futures = {run_shard_task.submit(store, stage, item): item for item in pending}
     for finished, future in enumerate(as_completed(list(futures)), start=1):
         item = futures[future]
@@ -60,7 +60,7 @@ def run_stage(store: Store, stage: Stage, shards: list[str]) -> StageReport:
             report.failed[item.shard] = record.error if record and record.error else str(future.state.message)
             last_line = report.failed[item.shard].strip().splitlines()[-1]
             logger.error("%s/%s failed: %s", stage.name, item.shard, last_line)
-        update_progress_artifact(progress, progress=100.0 * finished / len(pending))
+        attach(_update_progress, artifact=progress, progress=100.0 * finished / len(pending))
     logger.info("%s: %d shards computed, %d failed", stage.name, len(report.done), len(report.failed))
     return report
 
@@ -78,23 +78,30 @@ _PENDING: ContextVar[list[Future] | None] = ContextVar("rainrag_pending_artifact
 _SENDER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rainrag-artifacts")
 
 
-def attach(create: Callable[..., Any], **kwargs: Any) -> None:
-    """Attach an artifact to the current run (`create(**kwargs)`): in the background inside
-    `artifacts_in_background`, at once elsewhere."""
+def attach(create: Callable[..., Any], **kwargs: Any) -> Any:
+    """Attach an artifact to the current run (`create(**kwargs)`): at once, returning what `create`
+    returns, or inside `artifacts_in_background` from the sender thread, returning a Future of it."""
     pending = _PENDING.get()
     if pending is None:
-        create(**kwargs)
-    else:
-        pending.append(_SENDER.submit(copy_context().run, create, **kwargs))
+        return create(**kwargs)
+    future = _SENDER.submit(copy_context().run, create, **kwargs)
+    pending.append(future)
+    return future
+
+
+def _update_progress(artifact: Any, progress: float) -> None:
+    """`update_progress_artifact` for an artifact id, or for the Future of one that `attach` returned
+    (already resolved: the sender is one thread, first in first out)."""
+    update_progress_artifact(artifact.result() if isinstance(artifact, Future) else artifact, progress=progress)
 
 
 @contextmanager
 def artifacts_in_background() -> Iterator[None]:
     """Send the enclosed code's artifacts from a thread of their own, in order, and wait for all of them.
 
-    Each artifact is an API round trip (20-60 ms to a local server); a rerun with nothing new attaches
-    seven and would otherwise wait for each before planning the next stage. One that fails is logged
-    as a warning: artifacts describe a run, they never decide its outcome.
+    Each artifact is an API round trip (20-60 ms to a local server): a first run sends about forty
+    (progress bars included) and a rerun with nothing new seven, and would otherwise wait for each. One
+    that fails is logged as a warning: artifacts describe a run, they never decide its outcome.
     """
     pending: list[Future] = []
     token = _PENDING.set(pending)
