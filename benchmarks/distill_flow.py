@@ -136,9 +136,13 @@ def warm_up() -> int:
     return _one()
 
 
-def shard_compute_s(store: Store) -> float:
-    """Seconds spent inside shards, from the ledger (runs with one worker: the shards never overlap)."""
-    return sum(r.finished - r.started for r in store.ledger.records() if r.status == "done")
+def shard_compute_s(store: Store) -> dict[str, float]:
+    """Seconds spent inside shards per stage, from the ledger (runs with one worker: the shards never overlap)."""
+    by_stage: dict[str, float] = {}
+    for r in store.ledger.records():
+        if r.status == "done":
+            by_stage[r.stage] = by_stage.get(r.stage, 0.0) + r.finished - r.started
+    return by_stage
 
 
 def flow_run(data: Path, store: Path, profile, shard_size: int, workers: int) -> float:
@@ -168,8 +172,10 @@ def measure_rounds(work: Path, data: Path, profile, args) -> list[dict]:
         kept = [query(s, "select count(*) as n from manifest")[0]["n"] for s in (flow_store, bare_store)]
         if kept[0] != kept[1]:
             raise SystemExit(f"the flow kept {kept[0]} pairs, the bare stages {kept[1]}: not the same work")
+        by_stage = {"flow": shard_compute_s(flow_store), "bare": shard_compute_s(bare_store)}
         rounds.append({"flow_first_s": first, "bare_s": sum(bare.values()), "bare_steps_s": bare,
-                       "compute_s": {"flow": shard_compute_s(flow_store), "bare": shard_compute_s(bare_store)},
+                       "compute_by_stage_s": by_stage,
+                       "compute_s": {side: sum(stages.values()) for side, stages in by_stage.items()},
                        "manifest_pairs": kept[0],
                        "images": query(bare_store, "select count(*) as n from samples")[0]["n"]})
     last = work / f"flow-{args.repeats - 1}"
@@ -213,6 +219,9 @@ def main() -> None:
         print(f"round {i}: flow {r['flow_first_s']:7.2f} s (in shards {r['compute_s']['flow']:.2f}), bare "
               f"{r['bare_s']:7.2f} s (in shards {r['compute_s']['bare']:.2f}; "
               f"{', '.join(f'{k} {v:.1f}' for k, v in r['bare_steps_s'].items())})")
+        stages = r["compute_by_stage_s"]
+        print("  in shards, flow / bare: " + ", ".join(f"{k} {v:.1f}/{stages['bare'].get(k, 0.0):.1f}"
+                                                      for k, v in stages["flow"].items()))
     reruns = rounds[-1]
     print(f"reruns: {', '.join(f'{t:.2f}' for t in reruns['flow_rerun_s'])} s; heartbeats off: "
           f"{', '.join(f'{t:.2f}' for t in reruns['flow_rerun_no_heartbeat_s'])} s")

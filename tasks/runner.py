@@ -5,6 +5,7 @@ or after adding a dataset only creates task runs for the missing work.
 """
 from __future__ import annotations
 
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar, copy_context
@@ -20,6 +21,11 @@ from storage.catalog import query_cached
 from storage.ledger import LedgerRecord
 from storage.stage import ShardPlan, Stage, plan, run_shard
 from storage.store import Store
+
+
+# A stage's progress bar moves at most this often (and at its end): each move is an API call, and on a
+# small machine the server's share of the CPU comes out of the shards' compute.
+PROGRESS_EVERY_S = 2.0
 
 
 @task(name="run-shard", task_run_name="{stage.name}/{item.shard}", cache_policy=NO_CACHE, retries=1,
@@ -49,6 +55,7 @@ def run_stage(store: Store, stage: Stage, shards: list[str]) -> StageReport:
     if not pending:
         return report
     progress = attach(create_progress_artifact, progress=0.0, description=f"{stage.name}: shards done")
+    shown = time.monotonic()
     futures = {run_shard_task.submit(store, stage, item): item for item in pending}
     for finished, future in enumerate(as_completed(list(futures)), start=1):
         item = futures[future]
@@ -60,7 +67,9 @@ def run_stage(store: Store, stage: Stage, shards: list[str]) -> StageReport:
             report.failed[item.shard] = record.error if record and record.error else str(future.state.message)
             last_line = report.failed[item.shard].strip().splitlines()[-1]
             logger.error("%s/%s failed: %s", stage.name, item.shard, last_line)
-        attach(_update_progress, artifact=progress, progress=100.0 * finished / len(pending))
+        if finished == len(pending) or time.monotonic() - shown >= PROGRESS_EVERY_S:
+            attach(_update_progress, artifact=progress, progress=100.0 * finished / len(pending))
+            shown = time.monotonic()
     logger.info("%s: %d shards computed, %d failed", stage.name, len(report.done), len(report.failed))
     return report
 
