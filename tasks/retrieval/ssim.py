@@ -3,7 +3,8 @@
 The retrieval stage's last step orders each query's K candidates (already narrowed by text L2 and
 CLIP cosine) by SSIM. Done pair by pair with skimage that is the slowest step of the stage, so this
 module computes the same number for one query against all K candidates in a single torch call, on
-whatever device the inputs live on.
+whatever device the inputs live on: on GPU broadcast over the K candidates at once, on CPU one
+candidate at a time inside the call so that every map stays in cache (`_scores_one_by_one`).
 
 It reproduces `skimage.metrics.structural_similarity(a, b, gaussian_weights=True, sigma=1.5,
 use_sample_covariance=False, data_range=1.0)` (skimage 0.26) to well under 1e-4:
