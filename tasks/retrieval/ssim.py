@@ -249,7 +249,7 @@ def _scores_batched(x: torch.Tensor, query_terms: tuple, refs: Batch, terms: Bat
 
 
 def _scores_one_by_one(x: torch.Tensor, query_terms: tuple, refs: Batch, terms: Batch | None) -> torch.Tensor:
-    """(K,) scores, one reference at a time: the CPU path, about 1.6x the batched one there.
+    """(K,) scores, one reference at a time: the CPU path, 1.4-1.7x the batched one there.
 
     On CPU the re-ranker is bound by memory traffic, not arithmetic. One reference at a time, every
     map a pair touches (about 1 MiB at 256^2) stays in L2 cache from one pass to the next, and the
