@@ -19,9 +19,10 @@ thread that sleeps in one-second steps and is joined when the run ends, so with 
 default, for zombie-run detection) every flow run ends on a whole second after it started; a rerun
 that does 0.7 s of work takes about 1.2 s. Heartbeats off (`PREFECT_FLOWS_HEARTBEAT_FREQUENCY` set to
 None with `prefect.settings.temporary_settings`) shows rainrag's own cost.
-On a machine shared with other work, wall times of the same shard swing between runs; the ledger's start and finish of every shard separate each run's compute
-from the time around it, so the report also gives the throughput ratio at equal compute: the bare
-run's wall time against it plus the flow's extra time outside the shards.
+On a machine shared with other work, wall times of the same shard swing between runs; the ledger's
+start and finish of every shard separate each run's compute from the time around it, so the report
+also gives the throughput ratio at equal compute: the bare run's wall time against it plus the
+flow's extra time outside the shards, and each stage's in-shard time on both sides.
 """
 from __future__ import annotations
 
