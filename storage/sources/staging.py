@@ -1,7 +1,8 @@
 """Stage discovery's candidates on disk and split them into deterministic shards.
 
-The walk streams candidates into a Parquet file in bounded batches (a million-file dataset never sits
-in memory), then DuckDB partitions that file by shard out of core. Shards are per dataset, so adding
+A small dataset's candidates are split in memory; a larger walk streams them into a Parquet file in
+bounded batches (a million-file dataset never sits in memory), then DuckDB partitions that file by
+shard out of core. Both write the same shard files. Shards are per dataset, so adding
 a dataset never reshuffles the others: shard = hash(clean path, else rainy path) mod n (see
 `discover.shard_hash`), with n the power of two that keeps shards at about `shard_size` candidates.
 A dataset only re-shards when it crosses a power of two.
@@ -95,7 +96,6 @@ def partition(candidates_file: Path, dataset: str, count: int, shard_size: int, 
         keys.append(key)
     shutil.rmtree(scratch)
     return sorted(keys)  # by shard number (the keys are zero-padded), as the folders are not
-
 
 
 def _partition_table(table: pa.Table, dataset: str, shards: int, out_dir: Path) -> list[str]:

@@ -82,3 +82,18 @@ def test_flow_builds_every_table_and_a_rerun_computes_nothing(corpus_store, offl
     assert sorted(p.relative_to(store) for p in (store / "_ledger").rglob("*.json")) == ledger
     for stage in ("quality", "caption", "embed", "retrieve"):
         assert re.search(rf"{stage}: (\d+) shards, \1 already done, 0 to run", second.stderr + second.stdout), stage
+    # both runs carry their summaries (the rerun's answered from the query cache), sent in the background
+    # and attached before the run ended; the first run's progress bars all reached 100 %
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        runs = sorted((r for r in client.read_flow_runs() if r.parameters.get("store") == str(store)),
+                      key=lambda r: r.start_time)
+        artifacts = [[a for a in client.read_artifacts() if a.flow_run_id == r.id] for r in runs]
+    summaries = {"ingest-counts", "retrieval-contact-sheets", "dataset-card", "manifest-summary", "distill-stages",
+                 "distill-pool"}   # (ingest-rejects only when there are rejects)
+    assert len(runs) == 2 and [summaries - {a.key for a in run} for run in artifacts] == [set(), set()]
+    bars = [a for a in artifacts[0] if a.type == "progress"]
+    assert bars and all(float(a.data) == 100.0 for a in bars)
+    assert not [a for a in artifacts[1] if a.type == "progress"], "the rerun ran no stage"
+    assert list((store / "_catalog_cache").glob("*/*.json")), "the summaries were cached"

@@ -109,3 +109,29 @@ def test_prefect_runner_reports_a_failed_shard_and_completes_the_others(tmp_path
     assert list(report.failed) == ["a-00001"] and "cannot double 7" in report.failed["a-00001"]
     again = run()
     assert again.skipped == 2 and list(again.failed) == ["a-00001"] and again.done == []
+
+
+def _unreachable_artifact() -> None:
+    raise ConnectionError("artifact API unreachable")
+
+
+def test_background_artifacts_are_attached_before_the_flow_ends_and_a_failed_one_only_warns(prefect_harness):
+    from prefect import flow
+    from prefect.artifacts import create_progress_artifact, create_table_artifact
+    from prefect.client.orchestration import get_client
+
+    from tasks.runner import _update_progress, artifacts_in_background, attach
+
+    @flow(name="background-artifacts")
+    def attach_three():
+        with artifacts_in_background():
+            assert attach(create_table_artifact, key="bg-table", table=[{"a": 1}]) is not None
+            bar = attach(create_progress_artifact, progress=0.0, description="bar")
+            attach(_unreachable_artifact)
+            attach(_update_progress, artifact=bar, progress=100.0)
+
+    state = attach_three(return_state=True)
+    assert state.is_completed(), "a failed artifact never fails the run"
+    with get_client(sync_client=True) as client:
+        attached = {a.type: a for a in client.read_artifacts() if a.flow_run_id == state.state_details.flow_run_id}
+    assert attached["table"].key == "bg-table" and float(attached["progress"].data) == 100.0
