@@ -90,7 +90,8 @@ def test_sentence_transformer_encodes_unit_vectors(tiny_profile, role):
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
     assert not np.allclose(vectors[0], vectors[1])
     np.testing.assert_array_equal(fresh_load(tiny_profile, role, seed=4).encode_texts(CAPTIONS), vectors)
-    np.testing.assert_allclose(encoder.encode_texts(CAPTIONS[:1])[0], vectors[0], atol=1e-6)
+    # A batch of one and a padded batch of three take different float32 kernels: torch's float32 defaults.
+    np.testing.assert_allclose(encoder.encode_texts(CAPTIONS[:1])[0], vectors[0], rtol=1.3e-6, atol=1e-5)
     assert encoder.encode_texts([]).shape == (0, encoder.dim)
 
 

@@ -25,7 +25,8 @@ def test_soft_moe_weights_sum_to_one_and_mix_every_expert(training):
     assert w.shape == (3, 4) and (w > 0).all()
     assert torch.allclose(w.sum(dim=-1), torch.ones(3))
     mixed = sum(w[:, i].view(-1, 1, 1, 1) * expert(x) for i, expert in enumerate(moe.experts))
-    assert torch.allclose(y, mixed, atol=1e-6)
+    # float32 defaults (rtol 1.3e-6, atol 1e-5): the layer and the sum take different kernels and orders
+    torch.testing.assert_close(y, mixed)
 
 
 def _count_images_per_expert(moe: HardMoE) -> list[int]:
@@ -50,7 +51,7 @@ def test_hard_moe_runs_only_the_top_k_experts_of_each_image(top_k):
     assert torch.allclose(moe.last_weights, probs * selected)
     expected = torch.stack([sum(moe.last_weights[b, i] * moe.experts[i](x[b:b + 1])[0]
                                 for i in selected[b].nonzero().flatten().tolist()) for b in range(6)])
-    assert torch.allclose(y, expected, atol=1e-6)
+    torch.testing.assert_close(y, expected)  # batched vs one image at a time: float32 defaults
 
 
 def test_hard_moe_balance_loss_reaches_the_router_through_the_noisy_load():

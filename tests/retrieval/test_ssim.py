@@ -13,6 +13,31 @@ from tasks.retrieval.ssim import (
 )
 
 TOL = 1e-4
+UNIT_ROUNDOFF = 2.0**-24  # float32
+
+
+def float32_tolerance(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """How far a float32 SSIM of each pair (x[i], y[i]) may lie from the exact value: (N,).
+
+    The re-ranker computes the variances as blur(y^2) - blur(y)^2 and the covariance likewise. The
+    blurred moments are convex combinations of values in [0, 1] (non-negative taps summing to 1), so
+    they are rounded to within a unit of float32 roundoff u of their size, but their difference can
+    be far smaller than they are: each pixel's map value carries a relative error of about
+    u * (E[x^2] + E[y^2] + 2 E[xy]) / (var x + var y + C2), its condition number kappa. The mean
+    SSIM's error is then bounded by u times the mean kappa; the means, the luminance term and the
+    float64 (or blocked float32) sum add a few u, far less. The observed errors are below a tenth of
+    this bound (up to 1.3e-6 at 256^2, where the bound is about 3e-5 on these photographs): a
+    threshold that follows from the arithmetic, not from one machine's rounding.
+    """
+    def blur(a: np.ndarray) -> np.ndarray:  # 'valid' Gaussian moments, in float64: (N, s, s)
+        out = ndimage.gaussian_filter(a.astype(np.float64), sigma=(0, 1.5, 1.5), truncate=3.5)
+        return out[:, 5:-5, 5:-5]
+    x, y = np.broadcast_arrays(x if x.ndim == 3 else x[None], y)  # (N, S, S) each
+    mean_x, mean_y = blur(x), blur(y)
+    xx, yy, xy = blur(x * x), blur(y * y), blur(x * y)
+    spread = (xx - mean_x**2) + (yy - mean_y**2) + 0.03**2
+    kappa = (xx + yy + 2 * xy) / spread  # (N, s, s)
+    return UNIT_ROUNDOFF * kappa.reshape(len(kappa), -1).mean(axis=1)
 
 
 def reference_ssim(a: np.ndarray, b: np.ndarray) -> float:
@@ -73,8 +98,9 @@ def test_one_to_many_matches_skimage(gray_set):
     assert got.shape == (len(candidates),) and got.dtype == torch.float32
     expected = np.array([reference_ssim(query, c) for c in candidates])
     assert np.abs(got.numpy() - expected).max() < TOL
-    # The identical candidate (last of the query's own variants) scores 1; the set spans a wide range.
-    assert got[4].item() == pytest.approx(1.0, abs=1e-6)
+    # The identical candidate (last of the query's own variants) scores 1 to within float32 rounding;
+    # the set spans a wide range.
+    assert abs(got[4].item() - 1.0) <= float32_tolerance(query, candidates[4:5])[0]
     assert got.min().item() < 0.5
 
 
@@ -92,7 +118,8 @@ def test_pairs_and_one_to_many_agree(gray_set):
     q, c = torch.from_numpy(query), torch.from_numpy(candidates)
     many = ssim_one_to_many(q, c)
     pairs = ssim_pairs(q.expand_as(c), c)  # (S, S) -> (K, S, S), a view
-    torch.testing.assert_close(many, pairs, atol=1e-6, rtol=0)
+    # Two float32 evaluation orders, each within its bound of the exact value.
+    assert (np.abs(many.numpy() - pairs.numpy()) <= 2 * float32_tolerance(query, candidates)).all()
 
 
 def test_float64_input_stays_float64_and_matches():
@@ -142,7 +169,8 @@ def test_cached_reference_terms_give_the_same_scores():
     refs = torch.from_numpy(np.clip(query.numpy() * 0.6 + rng.random((5, 64, 64), dtype=np.float32) * 0.4, 0, 1))
     terms = reference_terms(refs)   # (5, 3, 54, 54)
     assert terms.shape == (5, 3, 54, 54)
-    assert torch.allclose(ssim_one_to_many(query, refs, terms), ssim_one_to_many(query, refs), atol=1e-6)
+    difference = (ssim_one_to_many(query, refs, terms) - ssim_one_to_many(query, refs)).abs().numpy()
+    assert (difference <= 2 * float32_tolerance(query.numpy(), refs.numpy())).all()
     with pytest.raises(ValueError, match="terms"):
         ssim_one_to_many(query, refs, terms[:3])
     with pytest.raises(ValueError, match="terms"):
@@ -171,5 +199,6 @@ def test_batched_path_equals_one_by_one(gray_set):
     query_terms = (ux, ux * ux, uxx - ux * ux)
     terms = reference_terms(candidates)
     batched = _scores_batched(x, query_terms, candidates, terms)
-    assert torch.allclose(batched, ssim_one_to_many(query, candidates, terms), atol=1e-6)
-    assert torch.allclose(_scores_batched(x, query_terms, list(candidates), None), batched, atol=1e-6)
+    bound = 2 * float32_tolerance(*gray_set)
+    assert (np.abs(batched.numpy() - ssim_one_to_many(query, candidates, terms).numpy()) <= bound).all()
+    assert (np.abs(_scores_batched(x, query_terms, list(candidates), None).numpy() - batched.numpy()) <= bound).all()
