@@ -41,6 +41,8 @@ def benchmark(store: str, data_root: str, checkpoints: list[str] | None = None, 
         get_protocol(name)
     logger = get_run_logger()
     target = Store(store)
+    if swept := target.sweep_temporaries():
+        logger.info("removed %d half-written files of killed runs (e.g. %s)", len(swept), swept[0])
     data_root = str(Path(data_root).expanduser().resolve())
     inference = Inference(tile, overlap)
     sets = find_test_sets(target, data_root, test_sets)

@@ -20,7 +20,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.futures import wait
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.ingest import add_ingest_arguments, check_data_root, ingest
+from flows.ingest import add_ingest_arguments, check_ingest_arguments, ingest
 from models.pipeline.loading import MissingModel, resolve_model_dir
 from models.pipeline.profiles import Profile, load_profile
 from storage.catalog import refresh_catalog
@@ -206,7 +206,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--retry-judge-errors", action="store_true",
                         help="re-ask the judge calls that failed in earlier runs (every other vote is kept)")
     args = parser.parse_args(argv)
-    check_data_root(parser, args)
+    check_ingest_arguments(parser, args)
     try:  # fail in a second, before a Prefect server starts
         check_min_yes(args.min_yes)
         if args.test_per_subset < 0:

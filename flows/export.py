@@ -9,7 +9,9 @@ RainRAG split, so `DIR/train` is exactly the layout the authors' code trains on
 allows it (no extra disk, and the export survives a moved data root), else copies; side-by-side files
 are split into two PNG halves. Running it again brings DIR in line with the manifest: links are
 replaced atomically and files the manifest no longer holds are removed. `DIR/export.json` records
-what was written.
+what was written; it is removed when an export starts and written only when every pair is in place, so
+a folder without it is an unfinished export. File names that are not valid UTF-8 are opened by their
+exact bytes (the manifest's `*_path_raw`).
 """
 from __future__ import annotations
 
@@ -22,11 +24,17 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from storage.atomic import atomic_write, write_json
+from storage.paths import absolute
 from storage.store import Store
 from tasks.manifest import GLOBAL_SHARD, MANIFEST_FILE
 from training.layout import SPLITS, Entry, write_entry
 
 SIDES = ("input", "target")
+EXPORT_FILE = "export.json"
+
+
+class ExportError(RuntimeError):
+    """A pair that could not be placed; the export is left without its export.json."""
 
 
 def manifest_entries(manifest: list[dict], data_root: Path, splits: tuple[str, ...]) -> list[Entry]:
@@ -37,7 +45,8 @@ def manifest_entries(manifest: list[dict], data_root: Path, splits: tuple[str, .
             continue
         suffix = ".png" if row["side_by_side"] else Path(row["rainy_path"]).suffix.lower()
         entries.append(Entry(row["split"], row["subset"].lower(), f"{row['dataset']}-{row['sample_id']}{suffix}",
-                             data_root / row["rainy_path"], data_root / row["clean_path"], row["side_by_side"]))
+                             absolute(data_root, row["rainy_path"], row.get("rainy_path_raw")),
+                             absolute(data_root, row["clean_path"], row.get("clean_path_raw")), row["side_by_side"]))
     return entries
 
 
@@ -96,14 +105,21 @@ def export(store: Path, data_root: Path, out: Path, splits: tuple[str, ...] = SP
     data_root, out = Path(data_root).expanduser().resolve(), Path(out).expanduser().resolve()
     rows, source = read_manifest_rows(Path(store))
     entries = manifest_entries(rows, data_root, splits)
-    modes = Counter(write_pair(entry, out, copy) for entry in entries)
+    (out / EXPORT_FILE).unlink(missing_ok=True)   # a folder without it is not a finished export
+    modes: Counter[str] = Counter()
+    for entry in entries:
+        try:
+            modes[write_pair(entry, out, copy)] += 1
+        except OSError as exc:
+            raise ExportError(f"cannot export {entry.rainy} (clean {entry.clean}): {exc.strerror or exc}; "
+                              f"{out} is incomplete and has no {EXPORT_FILE}") from exc
     summary = {
         "manifest": str(source), "data_root": str(data_root), "splits": list(splits),
         "config": rows[0]["config"] if rows else None, "files": dict(sorted(modes.items())),
         "pairs": {f"{s}/{sub}": n for (s, sub), n in sorted(Counter((e.split, e.subset) for e in entries).items())},
         "removed_stale": remove_stale(out, entries, splits),
     }
-    write_json(out / "export.json", summary)
+    write_json(out / EXPORT_FILE, summary)
     return summary
 
 
@@ -121,6 +137,8 @@ def main(argv: list[str] | None = None) -> None:
         summary = export(args.store, args.data_root, args.out, tuple(args.split or SPLITS), args.copy)
     except FileNotFoundError as exc:
         parser.exit(2, f"error: {exc}\n")
+    except ExportError as exc:
+        parser.exit(1, f"error: {exc}\n")
     for key, n in summary["pairs"].items():
         print(f"{key:<10} {n:>7} pairs")
     print(f"files: {summary['files']}; removed {summary['removed_stale']} stale")

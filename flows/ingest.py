@@ -21,8 +21,8 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from storage.catalog import refresh_catalog
 from storage.images import DEFAULT_MAX_PIXELS
-from storage.sources.registry import LayoutError, Located, load_registry, locate
-from storage.store import Store, StoreBusy
+from storage.sources.registry import LayoutError, Located, folder_names, load_registry, locate, resolve_names
+from storage.store import Store, StoreBusy, StoreUnusable, check_store_root
 from tasks.ingest import drop_stale_shards, ingest_stage, plan_dataset
 from tasks.runner import query_artifact, run_stage
 
@@ -57,8 +57,7 @@ COUNTS_SQL = """
     select coalesce(s.dataset, r.dataset) as dataset, coalesce(s.n, 0) as samples, coalesce(r.n, 0) as rejects
     from s full join r on s.dataset = r.dataset order by 1"""
 REASONS_SQL = """
-    select dataset, trim(regexp_extract(reason, '^(?:(?:rainy|clean) file[^:]*: )?([^:(\[''"]+)', 1)) as reason,
-           count(*) as rejects, min(path) as example
+    select dataset, code, count(*) as rejects, min(path) as example, min(reason) as example_reason
     from rejects group by 1, 2 order by 1, 3 desc"""
 
 
@@ -68,6 +67,9 @@ def ingest(data_root: str, store: str, layouts: list[str] | None = None, dataset
     """Ingest every recognised dataset under `data_root` into the table store at `store`."""
     logger = get_run_logger()
     root, target = Path(data_root).expanduser().resolve(), Store(store)
+    swept = target.sweep_temporaries()
+    if swept:
+        logger.info("removed %d half-written files of killed runs (e.g. %s)", len(swept), swept[0])
     registry = load_registry([Path(p) for p in layouts or []])
     located, unrecognised = locate(root, registry, datasets)
     if unrecognised:
@@ -109,21 +111,31 @@ def add_ingest_arguments(parser: argparse.ArgumentParser) -> None:
                         help="refuse to decode larger images (decompression-bomb guard)")
 
 
-def check_data_root(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """Exit 2 in a second, before a Prefect server starts, on a bad layouts file or data root."""
+def check_ingest_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Exit 2 in a second, before a Prefect server starts, on a bad store path, layouts file, data root
+    or dataset name."""
     try:
-        located, _ = locate(Path(args.data_root), load_registry([Path(p) for p in args.layouts]), args.datasets)
-    except (LayoutError, FileNotFoundError) as exc:
+        check_store_root(args.store)
+        registry = load_registry([Path(p) for p in args.layouts])
+        located, _ = locate(Path(args.data_root), registry, args.datasets)
+        asked = resolve_names(registry, args.datasets or [])
+    except (LayoutError, FileNotFoundError, StoreUnusable) as exc:
         parser.exit(2, f"error: {exc}\n")
+    missing = [name for name in asked if name not in {item.dataset.name for item in located}]
+    if missing:
+        looked_for = "; ".join(f"{name}: {', '.join(folder_names(registry[name]))}" for name in missing)
+        parser.exit(2, f"error: no folder under {args.data_root} for {', '.join(missing)} (folder names looked "
+                       f"for, in any letter case and with or without separators: {looked_for})\n")
     if not located:
-        parser.exit(2, f"error: no known dataset folder under {args.data_root}\n")
+        parser.exit(2, f"error: no known dataset folder under {args.data_root}: no folder there is named after "
+                       f"one of the {len(registry)} datasets (or their aliases); add a layout with --layouts\n")
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m flows.ingest", description=ingest.__doc__)
     add_ingest_arguments(parser)
     args = parser.parse_args(argv)
-    check_data_root(parser, args)
+    check_ingest_arguments(parser, args)
     try:
         run = ingest.with_options(task_runner=ThreadPoolTaskRunner(max_workers=args.workers))
         counts = run(data_root=args.data_root, store=args.store, layouts=args.layouts, datasets=args.datasets,

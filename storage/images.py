@@ -3,12 +3,17 @@
 Validation decodes every pixel (a truncated file only fails when its missing bytes are reached) but
 refuses to decode anything larger than a pixel limit, so a decompression bomb costs a header read.
 Unusual but valid files — 16-bit PNG, RGBA, grayscale, palette, CMYK JPEG — are accepted and their
-original mode recorded; `to_rgb8` gives later stages one representation.
+original mode and bit depth recorded; `to_rgb8` gives later stages one representation.
+
+The pixel limit is rainrag's own (`--max-pixels`), the same in every process that imports this module:
+Pillow's decompression-bomb guard (a fixed 89.5 Mpx warning, an error at twice that) is switched off
+here, because it would fire before the user's limit and refuse what the user allowed. Every file a
+stage decodes after ingest was validated by `probe` under the user's limit.
 """
 from __future__ import annotations
 
 import io
-import warnings
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,11 +23,26 @@ from PIL import Image, ImageFile
 from storage.atomic import atomic_write
 
 ImageFile.LOAD_TRUNCATED_IMAGES = False
+Image.MAX_IMAGE_PIXELS = None  # rainrag's own limit applies instead (see the module docstring)
 DEFAULT_MAX_PIXELS = 100_000_000  # ~10k x 10k; the largest public rain images are a few megapixels
+
+# The reason codes of `rejects.code`: stable names to group by in SQL; the message says the rest.
+EMPTY_FILE = "empty_file"
+UNREADABLE_FILE = "unreadable_file"      # the filesystem refused to read it
+NOT_AN_IMAGE = "not_an_image"            # no image format Pillow knows
+CORRUPT_IMAGE = "corrupt_image"          # a known format whose data is broken (truncated, bad chunks)
+TOO_MANY_PIXELS = "too_many_pixels"      # above --max-pixels; not decoded
+
+# Object reprs in library messages (`<_io.BytesIO object at 0x7f...>`) differ from run to run.
+_OBJECT_REPR = re.compile(r"\s*<[^<>]* at 0x[0-9a-fA-F]+>")
 
 
 class ImageProblem(ValueError):
-    """An image that cannot be a sample; the message is the reason stored in `rejects`."""
+    """An image that cannot be a sample: `code` is the stable reason code, the message the reason."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -31,28 +51,48 @@ class ImageInfo:
     height: int
     format: str
     mode: str
+    bits: int  # bits per channel as stored in the file: 1, 8, 16 or 32
+
+
+def bits_per_channel(image: Image.Image) -> int:
+    """Bits per channel of an opened, not yet loaded image, from its mode and its decoder's raw mode.
+
+    Pillow opens a 48-bit RGB PNG as mode RGB (keeping the high byte of each channel); its raw mode
+    (`RGB;16B`) is where the file's depth shows.
+    """
+    if image.mode == "1":
+        return 1
+    if image.mode.startswith("I;16"):
+        return 16
+    if image.mode in ("I", "F"):
+        return 32
+    rawmodes = [tile.args[0] if isinstance(tile.args, tuple) else tile.args for tile in image.tile]
+    return 16 if any(isinstance(r, str) and ";16" in r for r in rawmodes) else 8
+
+
+def _message(exc: Exception) -> str:
+    return _OBJECT_REPR.sub("", f"{exc.__class__.__name__}: {exc}")
 
 
 def probe(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[ImageInfo, Image.Image]:
     """Decode `data` fully and return its header facts and the decoded image, or raise ImageProblem."""
     if not data:
-        raise ImageProblem("empty file (0 bytes)")
+        raise ImageProblem(EMPTY_FILE, "empty file (0 bytes)")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-            width, height = image.size
-            if width * height > max_pixels:
-                raise ImageProblem(f"{width}x{height} = {width * height} pixels is above the limit of "
-                                   f"{max_pixels} (decompression-bomb guard); not decoded")
-            image.load()
-    except ImageProblem:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageProblem(f"refused by the decompression-bomb guard: {exc}") from exc
+        image = Image.open(io.BytesIO(data))
+    except Exception as exc:  # UnidentifiedImageError, or a header too broken to parse
+        code = NOT_AN_IMAGE if isinstance(exc, Image.UnidentifiedImageError) else CORRUPT_IMAGE
+        raise ImageProblem(code, f"cannot decode image: {_message(exc)}") from exc
+    width, height = image.size
+    if width * height > max_pixels:
+        raise ImageProblem(TOO_MANY_PIXELS, f"{width}x{height} = {width * height} pixels is above the limit of "
+                                            f"{max_pixels} (--max-pixels, the decompression-bomb guard); not decoded")
+    bits = bits_per_channel(image)
+    try:
+        image.load()
     except Exception as exc:  # Pillow signals corrupt data with many exception types
-        raise ImageProblem(f"cannot decode image: {exc.__class__.__name__}: {exc}") from exc
-    return ImageInfo(width, height, image.format or "unknown", image.mode), image
+        raise ImageProblem(CORRUPT_IMAGE, f"cannot decode image: {_message(exc)}") from exc
+    return ImageInfo(width, height, image.format or "unknown", image.mode, bits), image
 
 
 def to_rgb8(image: Image.Image) -> np.ndarray:
@@ -81,7 +121,7 @@ def halves(image: np.ndarray, side_by_side: str) -> tuple[np.ndarray, np.ndarray
 
 
 def load_rgb8(path: Path) -> np.ndarray:
-    """HxWx3 uint8 RGB of a file already validated by ingest."""
+    """HxWx3 uint8 RGB of a file already validated by ingest (under the user's pixel limit)."""
     with Image.open(path) as image:
         return to_rgb8(image)
 

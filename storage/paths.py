@@ -22,9 +22,14 @@ def encode_rel_path(rel: str) -> tuple[str, bytes | None]:
         return raw.decode("utf-8", "backslashreplace"), raw
 
 
+def fs_rel(text: str, raw: bytes | None = None) -> str:
+    """The relative path as the filesystem names it: `text`, or the raw bytes surrogate-escaped."""
+    return os.fsdecode(raw) if raw is not None else text
+
+
 def absolute(data_root: Path, text: str, raw: bytes | None = None) -> Path:
     """The filesystem path of a stored relative path (raw bytes win when present)."""
-    return Path(os.fsdecode(os.fsencode(data_root) + b"/" + raw)) if raw is not None else data_root / text
+    return Path(data_root) / fs_rel(text, raw)
 
 
 def contained_rel(root: Path, candidate: str) -> str | None:

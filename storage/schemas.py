@@ -22,6 +22,8 @@ SAMPLES = pa.schema([
     ("format", pa.string()),           # Pillow format of the rainy file: PNG, JPEG, ...
     ("rainy_mode", pa.string()),       # original Pillow mode (RGB, L, I;16, RGBA, CMYK, ...)
     ("clean_mode", pa.string()),
+    ("rainy_bits", pa.int8()),         # bits per channel in the file: 1, 8, 16 (a 48-bit RGB PNG: 16) or 32
+    ("clean_bits", pa.int8()),
     ("rainy_hash", pa.string()),       # BLAKE2b-128 of the file bytes
     ("clean_hash", pa.string()),
     ("rainy_bytes", pa.int64()),
@@ -31,7 +33,10 @@ SAMPLES = pa.schema([
     ("is_real", pa.bool_()),
 ])
 
-# One row per candidate that could not become a sample, with the reason.
+# One row per candidate that could not become a sample: a stable reason code to group by, and the
+# message. Codes: empty_file, unreadable_file, not_an_image, corrupt_image, too_many_pixels (the file
+# at `path`); size_mismatch, narrow_side_by_side, duplicate_entry (the pair); missing_partner,
+# missing_listed_file, outside_dataset (discovery).
 REJECTS = pa.schema([
     ("sample_id", pa.string()),
     ("dataset", pa.string()),
@@ -39,6 +44,7 @@ REJECTS = pa.schema([
     ("pairing_rule", pa.string()),
     ("path", pa.string()),             # the file at fault (or the rainy file when the pair is at fault)
     ("partner_path", pa.string()),
+    ("code", pa.string()),
     ("reason", pa.string()),
 ])
 
@@ -58,6 +64,7 @@ CANDIDATES = pa.schema([
     ("rain_type", pa.string()),
     ("is_real", pa.bool_()),
     ("problem", pa.string()),
+    ("problem_code", pa.string()),
     ("shard_hash", pa.int64()),
 ])
 
@@ -144,7 +151,8 @@ INSPECTIONS = pa.schema([
     ("error", pa.string()),
 ])
 
-# RainRAG: one row per kept pair. Paths are relative to the data root; `subset_source` says whether the
+# RainRAG: one row per kept pair. Paths are relative to the data root (`*_path_raw`: the exact bytes of a
+# name that is not valid UTF-8, as in `samples`); `subset_source` says whether the
 # subset came from the dataset's labels or from the images; scores summarise the selected references.
 MANIFEST = pa.schema([
     ("sample_id", pa.string()),
@@ -154,7 +162,9 @@ MANIFEST = pa.schema([
     ("split", pa.string()),            # train | test (RainRAG's own split)
     ("source_split", pa.string()),     # the split the public dataset put the sample in
     ("rainy_path", pa.string()),
+    ("rainy_path_raw", pa.binary()),
     ("clean_path", pa.string()),
+    ("clean_path_raw", pa.binary()),
     ("side_by_side", pa.string()),
     ("rainy_hash", pa.string()),
     ("clean_hash", pa.string()),

@@ -25,7 +25,7 @@ from typing import Iterator
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from storage.atomic import write_parquet
+from storage.atomic import process_alive, sweep_temporaries, write_parquet
 from storage.ledger import Ledger
 
 SHARD_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
@@ -41,19 +41,25 @@ class StoreBusy(RuntimeError):
     """Another live run holds the store's lock for this stage."""
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+class StoreUnusable(ValueError):
+    """A store path that cannot hold a store; the message names the path and the reason."""
+
+
+def check_store_root(root: str | Path) -> Path:
+    """The resolved store folder, or StoreUnusable when it (or a folder above it) is a file or is not writable."""
+    path = Path(root).expanduser().resolve()
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not existing.is_dir():
+        where = "is" if existing == path else f"lies under {existing}, which is"
+        raise StoreUnusable(f"store {path} {where} a file, not a folder; pass a folder (it is created if missing)")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise StoreUnusable(f"store {path}: {existing} is not writable by this user")
+    return path
 
 
 class Store:
     def __init__(self, root: str | Path):
-        self.root = Path(root).expanduser().resolve()
+        self.root = check_store_root(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.ledger = Ledger(self.root / "_ledger")
 
@@ -100,6 +106,10 @@ class Store:
             raise FileNotFoundError(f"table {table!r} has no completed part for shard {shard!r} in {self.root}")
         return pq.read_table(part)
 
+    def sweep_temporaries(self) -> list[Path]:
+        """Remove the half-written files of killed runs (see storage.atomic); returns what was removed."""
+        return sweep_temporaries(self.root)
+
     def drop_shard(self, table: str, shard: str) -> None:
         shutil.rmtree(self.shard_dir(table, shard), ignore_errors=True)
 
@@ -122,7 +132,7 @@ class Store:
                 except (OSError, ValueError):
                     holder = {}
                 pid = holder.get("pid")
-                if holder.get("host") != me["host"] or not isinstance(pid, int) or _alive(pid):
+                if holder.get("host") != me["host"] or not isinstance(pid, int) or process_alive(pid):
                     raise StoreBusy(f"{self.root} is in use by another {name} run ({holder or 'unknown'}); "
                                     f"wait for it, or delete {path} if that run is gone") from None
                 path.unlink(missing_ok=True)  # its process is dead: a killed run's lock

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from storage.fingerprint import content_hash, fingerprint
-from storage.images import DEFAULT_MAX_PIXELS, ImageInfo, ImageProblem, probe
+from storage.images import DEFAULT_MAX_PIXELS, UNREADABLE_FILE, ImageInfo, ImageProblem, probe
 from storage.paths import absolute
 from storage.schemas import CANDIDATES, REJECTS, SAMPLES
 from storage.sources.discover import DiscoveryStats, discover
@@ -25,7 +25,11 @@ from storage.stage import Stage, run_inline
 from storage.store import Store
 
 STAGE = "ingest"
-VERSION = "1"
+# Reason codes of pairs that cannot be samples (the file codes are storage.images', discovery's its own).
+SIZE_MISMATCH = "size_mismatch"
+NARROW_SIDE_BY_SIDE = "narrow_side_by_side"
+DUPLICATE_ENTRY = "duplicate_entry"
+VERSION = "2"  # 2: reject codes, bits per channel
 
 
 def _stat(path: Path) -> list[int] | None:
@@ -41,15 +45,19 @@ def _read(data_root: Path, text: str, raw: bytes | None, max_pixels: int) -> tup
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise ImageProblem(f"cannot read file: {exc.strerror or exc}") from exc
+        raise ImageProblem(UNREADABLE_FILE, f"cannot read file: {exc.strerror or exc}") from exc
     info, _ = probe(data, max_pixels)
     return data, info
 
 
-def _reject(row: dict, reason: str, path: str | None = None, partner: str | None = None) -> dict:
+def _reject(row: dict, code: str, reason: str, path: str | None = None, partner: str | None = None) -> dict:
     return {"sample_id": row["sample_id"], "dataset": row["dataset"], "split": row["split"],
             "pairing_rule": row["pairing_rule"], "path": path or row["rainy_path"],
-            "partner_path": partner if path else row["clean_path"], "reason": reason}
+            "partner_path": partner if path else row["clean_path"], "code": code, "reason": reason}
+
+
+class CleanFileProblem(ImageProblem):
+    """The clean file of a pair is at fault (the reject names it as the file)."""
 
 
 def validate_pair(row: dict, data_root: Path, max_pixels: int, clean_cache: dict) -> dict:
@@ -57,14 +65,15 @@ def validate_pair(row: dict, data_root: Path, max_pixels: int, clean_cache: dict
     try:
         rainy_data, rainy = _read(data_root, row["rainy_path"], row["rainy_path_raw"], max_pixels)
     except ImageProblem as exc:
-        raise ImageProblem(f"rainy file: {exc}") from exc
+        raise ImageProblem(exc.code, f"rainy file: {exc}") from exc
     width, height = rainy.width, rainy.height
-    clean_hash, clean_mode, clean_bytes = None, None, None
+    clean_hash, clean_mode, clean_bits, clean_bytes = None, None, None, None
     if row["side_by_side"]:
         if width < 2:
-            raise ImageProblem(f"side-by-side file is {width} px wide; cannot split it in halves")
+            raise ImageProblem(NARROW_SIDE_BY_SIDE, f"side-by-side file is {width} px wide; cannot split it in halves")
         width //= 2
-        clean_hash, clean_mode, clean_bytes = content_hash(rainy_data), rainy.mode, len(rainy_data)
+        clean_hash, clean_bytes = content_hash(rainy_data), len(rainy_data)
+        clean_mode, clean_bits = rainy.mode, rainy.bits
     elif row["clean_path"] is not None:
         key = row["clean_path"]
         if key not in clean_cache:  # many-to-one sets name one clean file many times per shard
@@ -75,18 +84,18 @@ def validate_pair(row: dict, data_root: Path, max_pixels: int, clean_cache: dict
                 clean_cache[key] = exc
         cached = clean_cache[key]
         if isinstance(cached, ImageProblem):
-            raise ImageProblem(f"clean file {row['clean_path']}: {cached}")
+            raise CleanFileProblem(cached.code, f"clean file {row['clean_path']}: {cached}")
         clean_hash, clean_info, clean_bytes = cached
-        clean_mode = clean_info.mode
+        clean_mode, clean_bits = clean_info.mode, clean_info.bits
         if (clean_info.width, clean_info.height) != (width, height):
-            raise ImageProblem(f"pair of different sizes: rainy {width}x{height}, "
-                               f"clean {clean_info.width}x{clean_info.height}")
+            raise ImageProblem(SIZE_MISMATCH, f"pair of different sizes: rainy {width}x{height}, "
+                                              f"clean {clean_info.width}x{clean_info.height}")
     return {
         **{k: row[k] for k in ("sample_id", "dataset", "split", "pairing", "pairing_rule", "rainy_path",
                                 "rainy_path_raw", "clean_path", "clean_path_raw", "side_by_side",
                                 "time_of_day", "rain_type", "is_real")},
         "width": width, "height": height, "format": rainy.format, "rainy_mode": rainy.mode,
-        "clean_mode": clean_mode, "rainy_hash": content_hash(rainy_data), "clean_hash": clean_hash,
+        "clean_mode": clean_mode, "rainy_bits": rainy.bits, "clean_bits": clean_bits, "rainy_hash": content_hash(rainy_data), "clean_hash": clean_hash,
         "rainy_bytes": len(rainy_data), "clean_bytes": clean_bytes,
     }
 
@@ -96,20 +105,18 @@ def ingest_shard(candidates: pa.Table, data_root: Path, max_pixels: int = DEFAUL
     samples, rejects, seen, clean_cache = [], [], set(), {}
     for row in candidates.sort_by("sample_id").to_pylist():
         if row["sample_id"] in seen:
-            rejects.append(_reject(row, "duplicate entry: this rainy file was already paired"))
+            rejects.append(_reject(row, DUPLICATE_ENTRY, "duplicate entry: this rainy file was already paired"))
             continue
         seen.add(row["sample_id"])
         if row["problem"]:
-            rejects.append(_reject(row, row["problem"]))
+            rejects.append(_reject(row, row["problem_code"], row["problem"]))
             continue
         try:
             samples.append(validate_pair(row, data_root, max_pixels, clean_cache))
+        except CleanFileProblem as exc:
+            rejects.append(_reject(row, exc.code, str(exc), path=row["clean_path"], partner=row["rainy_path"]))
         except ImageProblem as exc:
-            message = str(exc)
-            if message.startswith("clean file "):
-                rejects.append(_reject(row, message, path=row["clean_path"], partner=row["rainy_path"]))
-            else:
-                rejects.append(_reject(row, message))
+            rejects.append(_reject(row, exc.code, str(exc)))
     return {"samples": pa.Table.from_pylist(samples, schema=SAMPLES),
             "rejects": pa.Table.from_pylist(rejects, schema=REJECTS)}
 

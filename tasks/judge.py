@@ -37,7 +37,7 @@ CONTEXT_FIELDS = ("sample_id", "dataset", "time_of_day", "rain_type", "is_real")
 class Panel:
     """The loaded judges, by role, with what a vote records about each."""
     judges: Mapping[str, Judge]
-    models: Mapping[str, str]          # role -> kind:model_id@revision
+    models: Mapping[str, str]          # role -> model_name(spec)
     batch_size: int                    # cases decoded and asked per call
 
     def identity(self, profile: Profile) -> dict[str, Any]:
@@ -47,7 +47,9 @@ class Panel:
 
 
 def model_name(spec: ModelSpec) -> str:
-    return f"{spec.kind}:{spec.model_id or ''}@{spec.revision or ''}"
+    """`kind:model_id@revision`, each part only when set: a weight-free judge is just its kind."""
+    name = f"{spec.kind}:{spec.model_id}" if spec.model_id else spec.kind
+    return f"{name}@{spec.revision}" if spec.revision else name
 
 
 def judges_identity(profile: Profile, roles: Sequence[str] = JUDGE_ROLES) -> dict[str, Any]:

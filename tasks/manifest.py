@@ -30,7 +30,7 @@ from tasks.curation.subsets import decide_subset
 from tasks.judging.decision import VoteCount, check_min_yes, keep
 
 STAGE = "manifest"
-VERSION = "1"
+VERSION = "2"  # 2: the raw bytes of non-UTF-8 paths travel with the pairs
 GLOBAL_SHARD = "all"
 INPUTS = ("samples", "quality", "retrievals", "votes", "inspections")
 MANIFEST_FILE = "manifest.parquet"   # <store>/manifest.parquet: what `flows.train --data` reads
@@ -45,7 +45,8 @@ refs as (
            avg(s_ssim) as mean_s_ssim, max(s_ssim) as max_s_ssim, avg(s_vis) as mean_s_vis, max(s_vis) as max_s_vis,
            avg(s_txt) as mean_s_txt, min(s_txt) as min_s_txt
     from retrievals where selected group by 1)
-select s.sample_id, s.dataset, s.split as source_split, s.rainy_path, s.clean_path, s.side_by_side, s.rainy_hash,
+select s.sample_id, s.dataset, s.split as source_split, s.rainy_path, s.rainy_path_raw, s.clean_path,
+       s.clean_path_raw, s.side_by_side, s.rainy_hash,
        s.clean_hash, s.pairing_rule, s.is_real, s.time_of_day, s.rain_type, t.yes_votes, t.no_votes, t.abstain_votes,
        t.error_votes, q.rainy_quality, q.clean_quality, r."references", r.mean_s_ssim, r.max_s_ssim, r.mean_s_vis,
        r.max_s_vis, r.mean_s_txt, r.min_s_txt, i.status as inspect_status, i.error as inspect_error,

@@ -55,21 +55,28 @@ def run_stage(store: Store, stage: Stage, shards: list[str]) -> StageReport:
     if not pending:
         return report
     progress = attach(create_progress_artifact, progress=0.0, description=f"{stage.name}: shards done")
-    shown = time.monotonic()
+    shown, finished = None, 0
     futures = {run_shard_task.submit(store, stage, item): item for item in pending}
-    for finished, future in enumerate(as_completed(list(futures)), start=1):
-        item = futures[future]
-        future.wait()
-        if future.state.is_completed():
-            report.done.append(future.result())
-        else:
-            record = store.ledger.get(stage.name, item.shard, item.fingerprint)
-            report.failed[item.shard] = record.error if record and record.error else str(future.state.message)
-            last_line = report.failed[item.shard].strip().splitlines()[-1]
-            logger.error("%s/%s failed: %s", stage.name, item.shard, last_line)
-        if finished == len(pending) or time.monotonic() - shown >= PROGRESS_EVERY_S:
-            attach(_update_progress, artifact=progress, progress=100.0 * finished / len(pending))
-            shown = time.monotonic()
+    try:
+        for finished, future in enumerate(as_completed(list(futures)), start=1):
+            item = futures[future]
+            future.wait()
+            if future.state.is_completed():
+                report.done.append(future.result())
+            else:
+                record = store.ledger.get(stage.name, item.shard, item.fingerprint)
+                report.failed[item.shard] = record.error if record and record.error else str(future.state.message)
+                last_line = report.failed[item.shard].strip().splitlines()[-1]
+                logger.error("%s/%s failed: %s", stage.name, item.shard, last_line)
+            # the first finished shard moves the bar at once, later ones at most every PROGRESS_EVERY_S
+            if finished < len(pending) and (shown is None or time.monotonic() - shown >= PROGRESS_EVERY_S):
+                attach(_update_progress, artifact=progress, progress=100.0 * finished / len(pending))
+                shown = time.monotonic()
+    finally:  # also when the stage ends in an exception or is cancelled: the bar shows what was done
+        failed = f", {len(report.failed)} failed" if report.failed else ""
+        stopped = "" if finished == len(pending) else f", stopped after {finished} of {len(pending)}"
+        attach(_update_progress, artifact=progress, progress=100.0 * finished / len(pending),
+               description=f"{stage.name}: {len(report.done)} of {len(pending)} shards done{failed}{stopped}")
     logger.info("%s: %d shards computed, %d failed", stage.name, len(report.done), len(report.failed))
     return report
 
@@ -98,10 +105,11 @@ def attach(create: Callable[..., Any], **kwargs: Any) -> Any:
     return future
 
 
-def _update_progress(artifact: Any, progress: float) -> None:
+def _update_progress(artifact: Any, progress: float, description: str | None = None) -> None:
     """`update_progress_artifact` for an artifact id, or for the Future of one that `attach` returned
     (already resolved: the sender is one thread, first in first out)."""
-    update_progress_artifact(artifact.result() if isinstance(artifact, Future) else artifact, progress=progress)
+    update_progress_artifact(artifact.result() if isinstance(artifact, Future) else artifact, progress=progress,
+                             description=description)
 
 
 @contextmanager

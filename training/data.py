@@ -26,7 +26,7 @@ from torch.utils.data import Dataset
 
 from storage.fingerprint import fingerprint
 from storage.images import halves, load_rgb8
-from storage.paths import IMAGE_SUFFIXES
+from storage.paths import IMAGE_SUFFIXES, fs_rel
 
 SUBSETS = ("DRS", "DRD", "NRS", "NRD")  # label id = index [repo: drs=0, drd=1, nrs=2, nrd=3]
 # The manifest contract as training reads it; `side_by_side` (left_rainy | left_clean) is optional.
@@ -66,8 +66,12 @@ def read_manifest(path: Path) -> list[Pair]:
     unknown = sorted({r["subset"] for r in rows} - set(SUBSETS))
     if unknown:
         raise ValueError(f"manifest {path}: unknown subsets {unknown}; expected {list(SUBSETS)}")
-    return [Pair(r["rainy_path"], r["clean_path"], SUBSETS.index(r["subset"]), r["clean_path"],
-                 r.get("side_by_side")) for r in rows if r["split"] == "train"]
+    pairs = []
+    for r in rows:
+        if r["split"] == "train":  # paths as the filesystem names them (raw bytes of non-UTF-8 names)
+            rainy, clean = fs_rel(r["rainy_path"], r.get("rainy_path_raw")), fs_rel(r["clean_path"], r.get("clean_path_raw"))
+            pairs.append(Pair(rainy, clean, SUBSETS.index(r["subset"]), clean, r.get("side_by_side")))
+    return pairs
 
 
 def read_layout(root: Path) -> list[Pair]:
@@ -101,7 +105,7 @@ def _resolve_backgrounds(root: Path, pairs: list[Pair]) -> list[Pair]:
 
 
 def _rank(key: str) -> bytes:
-    return hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest()
+    return hashlib.blake2b(key.encode("utf-8", "surrogateescape"), digest_size=8).digest()
 
 
 def split_validation(pairs: list[Pair], fraction: float, max_per_type: int) -> tuple[list[Pair], list[Pair]]:

@@ -4,7 +4,7 @@ Nothing here opens an image: discovery only lists folders (and reads pair-list f
 enough to repeat on every run. Pair lists honour `ListFormat.keep` (row filter by regex) and
 `ListFormat.roots` (folders that entries may be relative to) as `layout.py` describes. A candidate
 that cannot become a sample (missing partner, list entry outside the dataset) carries a `problem`
-and becomes a `rejects` row downstream.
+and its `problem_code` (one of the codes below) and becomes a `rejects` row downstream.
 """
 from __future__ import annotations
 
@@ -19,6 +19,12 @@ from typing import Iterator
 from storage.paths import clear_listing_cache, contained_rel, encode_rel_path, resolve_ci
 from storage.sources.layout import Dataset, Rule, normalise_split
 from storage.sources.registry import Located
+
+
+# Reason codes of the candidates that cannot become samples (`rejects.code`).
+MISSING_PARTNER = "missing_partner"
+MISSING_LISTED_FILE = "missing_listed_file"
+OUTSIDE_DATASET = "outside_dataset"
 
 
 @dataclass
@@ -80,7 +86,8 @@ class _Pairer:
         self.root = data_root / folder
 
     def candidate(self, rule: Rule, rainy_rel: str, split: str, *, clean_rel: str | None = None,
-                  problem: str | None = None, side: str | None = None) -> dict:
+                  problem: tuple[str, str] | None = None, side: str | None = None) -> dict:
+        """A candidate row; `problem` is (code, message) when it cannot become a sample."""
         labels = self.dataset.labels.model_copy(update=rule.labels.model_dump(exclude_none=True))
         rainy_text, rainy_raw = encode_rel_path(f"{self.folder}/{rainy_rel}")
         clean_text, clean_raw = encode_rel_path(f"{self.folder}/{clean_rel}") if clean_rel else (None, None)
@@ -90,7 +97,8 @@ class _Pairer:
             "pairing_rule": f"{self.dataset.name}/{rule.name}", "rainy_path": rainy_text,
             "rainy_path_raw": rainy_raw, "clean_path": clean_text, "clean_path_raw": clean_raw,
             "side_by_side": side, "time_of_day": labels.time_of_day, "rain_type": labels.rain_type,
-            "is_real": labels.is_real, "problem": problem, "shard_hash": shard_hash(clean_text or rainy_text),
+            "is_real": labels.is_real, "problem": problem[1] if problem else None,
+            "problem_code": problem[0] if problem else None, "shard_hash": shard_hash(clean_text or rainy_text),
         }
 
     def from_file(self, rule: Rule, rel: str, groups: dict[str, str]) -> Iterator[dict]:
@@ -105,7 +113,8 @@ class _Pairer:
             fields = _template_fields(rel, groups)
             tried = [contained_rel(self.root, template.format(**fields)) for template in rule.clean]
             found = next((real for t in tried if t and (real := resolve_ci(self.root, t))), None)
-            problem = None if found else f"missing clean partner: none of {[t for t in tried if t]} exists"
+            problem = None if found else (MISSING_PARTNER,
+                                          f"missing clean partner: none of {[t for t in tried if t]} exists")
             yield self.candidate(rule, rel, split, clean_rel=found, problem=problem)
 
     def _list_rows(self, rule: Rule, list_rel: str) -> Iterator[dict[str, str]]:
@@ -149,15 +158,18 @@ class _Pairer:
                 bad = entry["rainy"] if rainy is None else entry["clean"]
                 shown = entry["rainy"] if folder == "." else f"{folder}/{entry['rainy']}"
                 yield self.candidate(rule, shown, split,
-                                     problem=f"list entry {bad!r} in {list_rel} points outside the dataset root")
+                                     problem=(OUTSIDE_DATASET,
+                                              f"list entry {bad!r} in {list_rel} points outside the dataset root"))
                 continue
             rainy_real = resolve_ci(self.root, rainy)
             clean_real = resolve_ci(self.root, clean) if clean else None
             if rainy_real is None:
-                yield self.candidate(rule, rainy, split, problem=f"listed rainy file does not exist ({list_rel})")
+                yield self.candidate(rule, rainy, split, problem=(MISSING_LISTED_FILE,
+                                                                  f"listed rainy file does not exist ({list_rel})"))
             elif clean and clean_real is None:
                 yield self.candidate(rule, rainy_real, split,
-                                     problem=f"missing clean partner: {clean} listed in {list_rel} does not exist")
+                                     problem=(MISSING_PARTNER,
+                                              f"missing clean partner: {clean} listed in {list_rel} does not exist"))
             else:
                 yield self.candidate(rule, rainy_real, split, clean_rel=clean_real)
 

@@ -75,18 +75,34 @@ class Located:
     folders: tuple[str, ...]  # real folder names under data_root (aliases may split one dataset in two)
 
 
+def _by_folder_key(registry: dict[str, Dataset]) -> dict[str, Dataset]:
+    return {_folder_key(n): d for d in registry.values() for n in [d.name, *d.aliases]}
+
+
+def resolve_names(registry: dict[str, Dataset], names: Iterable[str]) -> list[str]:
+    """Registry names of datasets given by name or alias, by the rule folders are matched with
+    (case- and separator-insensitive: `ddn-data` and `Rain1400` both name DDN-Data)."""
+    by_key = _by_folder_key(registry)
+    unknown = [n for n in names if _folder_key(n) not in by_key]
+    if unknown:
+        raise LayoutError(f"unknown dataset(s) {unknown}; known (any letter case, with or without "
+                          f"separators, or an alias): {sorted(registry)}")
+    return sorted({by_key[_folder_key(n)].name for n in names})
+
+
+def folder_names(dataset: Dataset) -> list[str]:
+    """The folder names a dataset is recognised by: its name and its aliases."""
+    return [dataset.name, *dataset.aliases]
+
+
 def locate(data_root: Path, registry: dict[str, Dataset], only: Iterable[str] | None = None
            ) -> tuple[list[Located], list[str]]:
     """Datasets present under data_root (by name or alias, case- and separator-insensitive), and the
-    folders that match no dataset."""
+    folders that match no dataset. `only` names datasets by the same rule."""
     if not data_root.is_dir():
         raise FileNotFoundError(f"data root {data_root} is not a folder")
-    wanted = set(only) if only else None
-    if wanted:
-        unknown = wanted - set(registry)
-        if unknown:
-            raise LayoutError(f"unknown dataset(s) {sorted(unknown)}; known: {sorted(registry)}")
-    by_key = {_folder_key(n): d for d in registry.values() for n in [d.name, *d.aliases]}
+    wanted = set(resolve_names(registry, only)) if only else None
+    by_key = _by_folder_key(registry)
     found: dict[str, list[str]] = {}
     unrecognised = []
     for entry in sorted(os.scandir(data_root), key=lambda e: e.name):

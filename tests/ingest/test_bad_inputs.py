@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import threading
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -66,6 +68,9 @@ def ingested(tmp_path_factory):
     pair("bomb.png", _png(Image.new("L", (3000, 3000))), _png(Image.new("L", (3000, 3000))))
     gradient = (np.arange(24 * 16, dtype=np.uint32).reshape(16, 24) * 170).astype(np.uint16)
     pair("deep16.png", _png(Image.fromarray(gradient)), _png(Image.fromarray(gradient)))
+    rgb48 = np.stack([gradient, gradient[::-1], 65535 - gradient], axis=-1)  # (16, 24, 3) uint16
+    pair("rgb48.png", cv2.imencode(".png", rgb48)[1].tobytes(), good)
+    pair("text.png", b"these bytes are no image format at all", good)
     pair("alpha.png", _png(_noise().convert("RGBA")), good)
     pair("gray.png", _png(_noise().convert("L")), good)
     pair("cmyk.jpg", _png(_noise().convert("CMYK"), "JPEG"), _png(_noise(), "JPEG"))
@@ -88,19 +93,26 @@ def ingested(tmp_path_factory):
     return data, samples, rejects
 
 
-@pytest.mark.parametrize("name,reason", [
-    ("trunc.png", "rainy file: cannot decode image"),
-    ("trunc.jpg", "rainy file: cannot decode image"),
-    ("zero.png", "rainy file: empty file (0 bytes)"),
-    ("lonely.png", "missing clean partner"),
-    ("bigger.png", "pair of different sizes: rainy 24x16, clean 32x16"),
-    ("bomb.png", "rainy file: 3000x3000 = 9000000 pixels is above the limit of 1000000"),
-    ("outside", "points outside the dataset root"),
+@pytest.mark.parametrize("name,code,reason", [
+    ("trunc.png", "corrupt_image", "rainy file: cannot decode image"),
+    ("trunc.jpg", "corrupt_image", "rainy file: cannot decode image"),
+    ("text.png", "not_an_image", "rainy file: cannot decode image: UnidentifiedImageError: cannot identify image file"),
+    ("zero.png", "empty_file", "rainy file: empty file (0 bytes)"),
+    ("lonely.png", "missing_partner", "missing clean partner"),
+    ("bigger.png", "size_mismatch", "pair of different sizes: rainy 24x16, clean 32x16"),
+    ("bomb.png", "too_many_pixels", "rainy file: 3000x3000 = 9000000 pixels is above the limit of 1000000"),
+    ("outside", "outside_dataset", "points outside the dataset root"),
 ])
-def test_bad_input_is_a_reject_with_its_reason(ingested, name, reason):
+def test_bad_input_is_a_reject_with_its_code_and_reason(ingested, name, code, reason):
     _, samples, rejects = ingested
     assert name not in samples
-    assert reason in rejects[name]["reason"]
+    assert rejects[name]["code"] == code and reason in rejects[name]["reason"]
+
+
+def test_reasons_hold_no_object_addresses_so_they_group(ingested):
+    _, _, rejects = ingested
+    assert not [r["reason"] for r in rejects.values() if re.search(r" at 0x[0-9a-f]+|object at", r["reason"])]
+    assert rejects["text.png"]["reason"] == "rainy file: cannot decode image: UnidentifiedImageError: cannot identify image file"
 
 
 def test_a_bad_clean_file_is_named_as_the_culprit(ingested):
@@ -108,20 +120,23 @@ def test_a_bad_clean_file_is_named_as_the_culprit(ingested):
     row = rejects["badclean.png"]
     assert row["path"] == "Mine/clean/badclean.png" and row["partner_path"] == "Mine/rain/badclean.png"
     assert row["reason"].startswith("clean file Mine/clean/badclean.png: cannot decode image")
+    assert row["code"] == "not_an_image"
 
 
 def test_every_candidate_is_either_a_sample_or_a_reject(ingested):
     _, samples, rejects = ingested
-    assert len(samples) + len(rejects) == 14
-    assert set(samples) == {"good.png", "deep16.png", "alpha.png", "gray.png", "cmyk.jpg", "caf\\xe9.png"}
+    assert len(samples) + len(rejects) == 16
+    assert set(samples) == {"good.png", "deep16.png", "rgb48.png", "alpha.png", "gray.png", "cmyk.jpg", "caf\\xe9.png"}
 
 
-@pytest.mark.parametrize("name,mode", [("deep16.png", "I;16"), ("alpha.png", "RGBA"), ("gray.png", "L"),
-                                       ("cmyk.jpg", "CMYK"), ("good.png", "RGB")])
-def test_unusual_files_are_accepted_with_their_original_mode(ingested, name, mode):
+@pytest.mark.parametrize("name,mode,bits", [("deep16.png", "I;16", 16), ("rgb48.png", "RGB", 16),
+                                            ("alpha.png", "RGBA", 8), ("gray.png", "L", 8), ("cmyk.jpg", "CMYK", 8),
+                                            ("good.png", "RGB", 8)])
+def test_unusual_files_are_accepted_with_their_original_mode_and_depth(ingested, name, mode, bits):
     data, samples, _ = ingested
     row = samples[name]
     assert row["rainy_mode"] == mode and (row["width"], row["height"]) == (24, 16)
+    assert row["rainy_bits"] == bits and row["clean_bits"] == (16 if name == "deep16.png" else 8)
     rgb = load_rgb8(absolute(data, row["rainy_path"], row["rainy_path_raw"]))
     assert rgb.dtype == np.uint8 and rgb.shape == (16, 24, 3)
 

@@ -54,8 +54,9 @@ def test_rerun_skips_done_work_and_reruns_only_what_changed(tmp_path, prefect_ha
         (data / "DDN-Data/training/rainy_image/1_1.jpg").read_bytes())
     first = ingest(data_root=str(data), store=str(store), shard_size=4)
     assert first == [{"dataset": "DDN-Data", "samples": 16, "rejects": 1}]
-    assert query(Store(store), REASONS_SQL) == [{"dataset": "DDN-Data", "reason": "missing clean partner",
-                                                 "rejects": 1, "example": "DDN-Data/training/rainy_image/99_1.jpg"}]
+    assert query(Store(store), REASONS_SQL) == [{
+        "dataset": "DDN-Data", "code": "missing_partner", "rejects": 1, "example": "DDN-Data/training/rainy_image/99_1.jpg",
+        "example_reason": "missing clean partner: none of ['training/ground_truth/99.jpg'] exists"}]
     before = snapshot(store)
 
     ingest(data_root=str(data), store=str(store), shard_size=4)

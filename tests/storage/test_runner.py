@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import duckdb
@@ -135,3 +136,54 @@ def test_background_artifacts_are_attached_before_the_flow_ends_and_a_failed_one
     with get_client(sync_client=True) as client:
         attached = {a.type: a for a in client.read_artifacts() if a.flow_run_id == state.state_details.flow_run_id}
     assert attached["table"].key == "bg-table" and float(attached["progress"].data) == 100.0
+
+
+def _slow_second(tables, config):
+    if tables["numbers"].column("x").to_pylist() == [7]:
+        time.sleep(config["sleep_s"])
+    return {"doubled": tables["numbers"]}
+
+
+def _progress_of(flow_run_id) -> list:
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        return [a for a in client.read_artifacts() if a.flow_run_id == flow_run_id and a.type == "progress"]
+
+
+def test_a_stage_stopped_midway_leaves_its_progress_bar_at_what_was_done(tmp_path, prefect_harness):
+    """A flow that times out inside a stage: the bar shows the shard that finished, and that it stopped."""
+    from prefect import flow
+
+    from tasks.runner import run_stage
+
+    store = Store(tmp_path)
+    _seed(store, {"a-00000": [1], "a-00001": [7]})
+    stage = table_stage("slow", "1", ["numbers"], ["doubled"], {"sleep_s": 6}, _slow_second)
+
+    @flow(timeout_seconds=3)
+    def run():
+        return run_stage(store, stage, store.shards("numbers"))
+
+    state = run(return_state=True)
+    assert not state.is_completed()
+    [bar] = _progress_of(state.state_details.flow_run_id)
+    assert float(bar.data) == 50.0 and bar.description == "slow: 1 of 2 shards done, stopped after 1 of 2"
+
+
+def test_a_stage_with_a_failed_shard_says_so_on_its_progress_bar(tmp_path, prefect_harness):
+    from prefect import flow
+
+    from tasks.runner import run_stage
+
+    store = Store(tmp_path)
+    _seed(store, {"a-00000": [1, 2], "a-00001": [7]})
+    stage = table_stage("double", "1", ["numbers"], ["doubled"], {"factor": 2, "fail_on": 7}, _double)
+
+    @flow
+    def run():
+        return run_stage(store, stage, store.shards("numbers"))
+
+    state = run(return_state=True)
+    [bar] = _progress_of(state.state_details.flow_run_id)
+    assert float(bar.data) == 100.0 and bar.description == "double: 1 of 2 shards done, 1 failed"
