@@ -24,10 +24,11 @@ from flows.ingest import add_ingest_arguments, check_ingest_arguments, ingest
 from models.pipeline.loading import MissingModel, resolve_model_dir
 from models.pipeline.profiles import Profile, load_profile
 from storage.catalog import refresh_catalog
-from storage.images import DEFAULT_MAX_PIXELS
+from storage.images import DEFAULT_MAX_PIXELS, image_data_uri
 from storage.stage import ShardPlan, Stage
 from storage.store import Store, StoreBusy
 from tasks.audit import audit_stage, dataset_card
+from tasks.auditing.card import card_with_embedded_plots
 from tasks.caption import caption_stage
 from tasks.curation.evidence import inspect_stage
 from tasks.curation.split import TEST_PER_SUBSET
@@ -78,8 +79,9 @@ def attach_contact_sheets(store: Store, shards: list[str], pool: Pool, data_root
     folder = store.reports / "retrieval"
     existing = {p.stem.removeprefix("retrieval-"): p for p in sorted(folder.glob("retrieval-*.png"))}
     sheets = retrieval_sheets(store, shards, pool, data_root, k3) if redraw or not existing else existing
-    if sheets:
-        lines = "\n".join(f"- **{subset}**: `{path}`" for subset, path in sheets.items())
+    if sheets:  # shown in the UI (a browser cannot read the store's files), the files named too
+        lines = "\n\n".join(f"### {subset}\n\n`{path}`\n\n![{subset} contact sheet]({image_data_uri(path)})"
+                            for subset, path in sheets.items())
         attach(create_markdown_artifact, key="retrieval-contact-sheets", description="queries and their K3 references",
                markdown=f"Contact sheets (query, then its references with text L2 / image cosine / "
                         f"SSIM):\n\n{lines}")
@@ -128,7 +130,7 @@ def attach_manifest(store: Store) -> None:
     manifest, card = publish_manifest(store), dataset_card(store)
     logger.info("manifest: %s; dataset card: %s", manifest, card)
     attach(create_markdown_artifact, key="dataset-card", description=f"RainRAG dataset card ({card})",
-           markdown=card.read_text(encoding="utf-8") + f"\n\nManifest: `{manifest}`\n")
+           markdown=card_with_embedded_plots(card) + f"\n\nManifest: `{manifest}`\n")
     query_artifact(store, "manifest-summary", MANIFEST_SQL, "RainRAG pairs per subset and split")
 
 

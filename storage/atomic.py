@@ -32,6 +32,10 @@ def _fsync_dir(folder: Path) -> None:
 _HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())
 # .<final name>.<host>.<pid>.<8 random characters of tempfile>.tmp
 _TEMPORARY = re.compile(r"^\..+\.(?P<host>[A-Za-z0-9-]+)\.(?P<pid>\d+)\.[A-Za-z0-9_]{8}\.tmp$")
+# mkstemp creates files readable by their owner alone; a finished file gets the permissions any file
+# written under the process's umask would have, so other users and cluster workers can read the store.
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
 # A temporary of another host is removed only when it is this old: that host's processes cannot be
 # asked whether they are alive, and no single write takes a day.
 FOREIGN_TEMPORARY_AGE_S = 24 * 3600.0
@@ -77,6 +81,7 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
     tmp = Path(tmp_name)
     try:
         write(tmp)
+        os.chmod(tmp, 0o666 & ~_UMASK)
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, path)

@@ -12,6 +12,7 @@ stage decodes after ingest was validated by `probe` under the user's limit.
 """
 from __future__ import annotations
 
+import base64
 import io
 import re
 from dataclasses import dataclass
@@ -129,3 +130,19 @@ def load_rgb8(path: Path) -> np.ndarray:
 def save_png(image: np.ndarray, path: Path) -> Path:
     """Write an (H, W, 3) uint8 RGB image as a lossless PNG, atomically."""
     return atomic_write(path, lambda tmp: Image.fromarray(image).save(tmp, format="PNG"))
+
+
+def image_data_uri(path: Path, max_side: int = 1600) -> str:
+    """A `data:` URI of the image at `path`, for pages that cannot read the store's files (the Prefect UI
+    renders markdown and image artifacts in the browser). Shrunk to `max_side` and sent as JPEG when that
+    is smaller than the PNG, so an artifact stays a few hundred kB."""
+    with Image.open(path) as image:
+        image = image.convert("RGB")
+        image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+        encoded = {}
+        for fmt, options in (("PNG", {"optimize": True}), ("JPEG", {"quality": 85})):
+            buffer = io.BytesIO()
+            image.save(buffer, format=fmt, **options)
+            encoded[fmt] = buffer.getvalue()
+    fmt = min(encoded, key=lambda f: len(encoded[f]))
+    return f"data:image/{fmt.lower()};base64,{base64.b64encode(encoded[fmt]).decode('ascii')}"

@@ -80,8 +80,11 @@ def _missing_message(spec: ModelSpec, profile: Profile, why: str) -> str:
     command = f"make models PROFILE={profile.name}"
     if Path(profile.models_dir) != DEFAULT_MODELS_DIR:   # `make models` fills the default dir otherwise
         command = f"RAINRAG_MODELS={profile.models_dir} {command}"
+    other = "" if profile.name == "offline" else (
+        " or run with the `offline` profile, which downloads nothing (`--profile offline`; in a deployment run "
+        "`-p profile=offline`)")
     return (f"model {spec.model_id!r} ({spec.revision or 'any revision'}) for adapter {spec.kind!r} of profile "
-            f"{profile.name!r} is not available offline: {why}. Fetch it with `{command}`.")
+            f"{profile.name!r} is not available offline: {why}. Fetch it with `{command}`{other}.")
 
 
 def pick_device(spec: ModelSpec) -> torch.device:

@@ -33,7 +33,7 @@ class DiscoveryStats:
 
     claimed: Counter = field(default_factory=Counter)
     ignored: int = 0
-    ignored_examples: list[str] = field(default_factory=list)
+    ignored_examples: list[str] = field(default_factory=list)   # readable text (`\\xNN` for non-UTF-8 bytes)
 
 
 def sample_id(dataset: str, rainy_rel: str) -> str:
@@ -191,4 +191,4 @@ def discover(located: Located, data_root: Path, stats: DiscoveryStats | None = N
             else:
                 stats.ignored += 1
                 if len(stats.ignored_examples) < 5:
-                    stats.ignored_examples.append(f"{folder}/{rel}")
+                    stats.ignored_examples.append(encode_rel_path(f"{folder}/{rel}")[0])  # readable: for logs

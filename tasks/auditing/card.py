@@ -7,12 +7,14 @@ names the audit part it was drawn from.
 """
 from __future__ import annotations
 
+import re
 from collections import Counter
 from pathlib import Path
 
 import pyarrow as pa
 
 from storage.atomic import atomic_write
+from storage.images import image_data_uri
 from tasks.curation.subsets import SUBSETS
 
 CARD = "dataset-card.md"
@@ -120,3 +122,13 @@ def write_card(reports: Path, audit: pa.Table, manifest: pa.Table, stamp: str) -
     text = card_markdown(audit, manifest, stamp)
     atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return path
+
+
+def card_with_embedded_plots(path: Path) -> str:
+    """The card's markdown with its plots inlined as data URIs, for a page that cannot read the store's
+    files (the Prefect UI); the file on disk keeps its relative links."""
+    def inline(match: re.Match) -> str:
+        plot = path.parent / match["file"]
+        return f"![{match['alt']}]({image_data_uri(plot)})" if plot.is_file() else match[0]
+
+    return re.sub(r"!\[(?P<alt>[^\]]*)\]\((?P<file>[^):/]+\.png)\)", inline, path.read_text(encoding="utf-8"))

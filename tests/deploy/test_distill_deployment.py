@@ -96,8 +96,12 @@ def test_distill_deployment_runs_on_a_worker_and_fills_the_store(local_server, c
         assert f"Deployment '{name}' successfully created" in deployed, deployed[-3000:]
 
     env = prefect_env(home, api_url)
-    run = subprocess.run([str(BIN / "prefect"), "deployment", "run", "distill/rainrag", "-p", f"data_root={data}",
-                          "-p", f"store={store}", "-p", "profile=offline", "-p",
+    # the README's command as written, on this test's corpus and store (the models dir and shard size added)
+    readme = re.search(r"^\.venv/bin/prefect deployment run distill/rainrag (.+)$", (ROOT / "README.md").read_text(),
+                       re.MULTILINE)
+    documented = readme.group(1).replace("$PWD/.demo/data", str(data)).replace("$PWD/.demo/store", str(store)).split()
+    assert documented == ["-p", f"data_root={data}", "-p", f"store={store}", "-p", "profile=offline"], documented
+    run = subprocess.run([str(BIN / "prefect"), "deployment", "run", "distill/rainrag", *documented, "-p",
                           f"models_dir={offline_profile.models_dir}", "-p", "shard_size=64"],
                          env=env, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stdout + run.stderr

@@ -1,6 +1,9 @@
 """The audit on a copy of the sample corpus with a planted near-duplicate and a planted misaligned pair."""
 from __future__ import annotations
 
+import base64
+import io
+import re
 import shutil
 from collections import Counter
 
@@ -10,6 +13,7 @@ from PIL import Image
 
 from storage.stage import plan, run_inline
 from tasks.audit import audit_stage, dataset_card
+from tasks.auditing.card import card_with_embedded_plots
 from tasks.curation.evidence import inspect_stage
 from tasks.judge import judge_stage
 from tasks.manifest import GLOBAL_SHARD, manifest_stage
@@ -89,5 +93,12 @@ def test_audit_reports_planted_near_duplicate_and_misaligned_pair(corpus_store, 
     for plot in ("dataset-funnel.png", "dataset-subsets.png"):
         with Image.open(card.parent / plot) as image:
             assert image.width > 300 and len(set(image.convert("RGB").getdata())) > 20
+    # the Prefect UI cannot read the store's files: its copy of the card carries the plots themselves
+    inline = card_with_embedded_plots(card)
+    uris = re.findall(r"!\[[^\]]*\]\(data:image/(png|jpeg);base64,([A-Za-z0-9+/=]+)\)", inline)
+    assert len(uris) == 2 and "](dataset-" not in inline and "](dataset-funnel.png)" in text
+    with Image.open(io.BytesIO(base64.b64decode(uris[0][1]))) as shown, \
+            Image.open(card.parent / "dataset-subsets.png") as drawn_plot:
+        assert shown.size == drawn_plot.size
     drawn = card.stat().st_mtime_ns
     assert dataset_card(store).stat().st_mtime_ns == drawn    # the same audit is not drawn twice

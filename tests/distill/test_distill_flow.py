@@ -93,6 +93,9 @@ def test_flow_builds_every_table_and_a_rerun_computes_nothing(corpus_store, offl
     summaries = {"ingest-counts", "retrieval-contact-sheets", "dataset-card", "manifest-summary", "distill-stages",
                  "distill-pool"}   # (ingest-rejects only when there are rejects)
     assert len(runs) == 2 and [summaries - {a.key for a in run} for run in artifacts] == [set(), set()]
+    # the UI shows the pictures themselves, not paths it cannot open
+    shown = {a.key: a.data for a in artifacts[0] if a.key in ("retrieval-contact-sheets", "dataset-card")}
+    assert shown["retrieval-contact-sheets"].count("](data:image/") == 4 and shown["dataset-card"].count("](data:image/") == 2
     bars = [a for a in artifacts[0] if a.type == "progress"]
     assert bars and all(float(a.data) == 100.0 for a in bars)
     assert not [a for a in artifacts[1] if a.type == "progress"], "the rerun ran no stage"

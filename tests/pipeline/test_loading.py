@@ -91,6 +91,8 @@ def test_a_missing_model_names_itself_and_the_command_that_fetches_it(tmp_path, 
     assert "timm/vit_large_patch14_clip_224.openai" in message
     assert PAPER_REPOS["timm/vit_large_patch14_clip_224.openai"] in message
     assert f"RAINRAG_MODELS={tmp_path} make models PROFILE=paper" in message   # the dir it was asked in
+    # and the other way out, for a machine that should not download 30 GB of weights
+    assert "or run with the `offline` profile" in message and "`-p profile=offline`" in message
 
 
 def test_a_missing_package_is_a_missing_model(tmp_path):
