@@ -6,7 +6,14 @@ made elsewhere, so released results of other methods are compared under the same
 
 Pairing is strict: `x.png` in the predictions pairs with `x.*` in the ground truths; a stem present on
 one side only, or twice on one side (`x.png` and `x.jpg`), is an error naming the files, never a
-silently smaller mean. Sub-folders are not searched.
+silently smaller mean. Sub-folders are not searched. Files are read at full depth, grey kept grey
+(`evaluation.reading`); an image a protocol cannot score (smaller than its SSIM window) is an error
+naming both files.
+
+Means are over images. An identical pair has an infinite PSNR under every protocol without a cap: it
+is counted (`identical`) and left out of the PSNR mean, which stays finite (+inf only when every pair
+is identical); under a protocol with a cap (`pyiqa_default`: 80 dB) it scores the cap and is averaged
+like any image, as that protocol's own tool does.
 """
 from __future__ import annotations
 
@@ -19,7 +26,7 @@ import numpy as np
 from evaluation.lpips import Lpips
 from evaluation.protocols import get_protocol
 from storage.atomic import write_json
-from storage.images import load_rgb8
+from evaluation.reading import read_for_scoring
 from storage.paths import IMAGE_SUFFIXES
 
 
@@ -29,6 +36,7 @@ class ImageScore:
     psnr: float
     ssim: float
     lpips: float | None = None
+    identical: bool = False   # the restored image equals its ground truth
 
 
 @dataclass
@@ -44,15 +52,26 @@ class FolderScore:
     def n(self) -> int:
         return len(self.images)
 
+    @property
+    def identical(self) -> int:
+        """Pairs whose restored image equals its ground truth (+inf PSNR, or the protocol's cap)."""
+        return sum(s.identical for s in self.images)
+
     def mean(self, metric: str) -> float | None:
-        """Mean over images (PSNR: of the per-image dB values, as the baselines average); None if unmeasured."""
+        """Mean over images (PSNR: of the per-image dB values, as the baselines average, identical pairs left
+        out; +inf only if all are identical); None if unmeasured."""
         values = [getattr(s, metric) for s in self.images]
         if not values or any(v is None for v in values):
             return None
+        if metric == "psnr":
+            finite = [v for v in values if not math.isinf(v)]
+            return float(np.mean(finite)) if finite else math.inf
         return float(np.mean(values))
 
     def to_json(self) -> dict:
+        cap = get_protocol(self.protocol).psnr_cap
         return {"protocol": self.protocol, "pred_dir": self.pred_dir, "gt_dir": self.gt_dir, "n": self.n,
+                "identical": self.identical, "psnr_cap": cap,
                 "mean": {m: _json_number(self.mean(m)) for m in ("psnr", "ssim", "lpips")},
                 "images": [{k: _json_number(v) for k, v in asdict(s).items()} for s in self.images]}
 
@@ -102,15 +121,25 @@ def score_folders(pred_dir: Path, gt_dir: Path, protocols: list[str],
     pairs = pair_by_stem(Path(pred_dir), Path(gt_dir))
     scores = {p.name: FolderScore(p.name, str(pred_dir), str(gt_dir)) for p in chosen}
     for stem, pred_path, gt_path in pairs:
-        restored, reference = load_rgb8(pred_path), load_rgb8(gt_path)
-        if restored.shape != reference.shape:
+        restored, reference = read_for_scoring(pred_path), read_for_scoring(gt_path)
+        if restored.shape[:2] != reference.shape[:2]:
             raise ValueError(f"{pred_path} is {restored.shape[1]}×{restored.shape[0]} but its ground truth "
                              f"{gt_path} is {reference.shape[1]}×{reference.shape[0]}")
-        distance = lpips(restored, reference) if lpips is not None else None
+        distance = lpips(*_rgb(restored, reference)) if lpips is not None else None
+        identical = restored.shape == reference.shape and np.array_equal(restored, reference)
         for protocol in chosen:
-            scores[protocol.name].images.append(ImageScore(stem, protocol.psnr(restored, reference),
-                                                           protocol.ssim(restored, reference), distance))
+            try:
+                score = ImageScore(stem, protocol.psnr(restored, reference), protocol.ssim(restored, reference),
+                                   distance, identical)
+            except ValueError as exc:
+                raise ValueError(f"{pred_path} against {gt_path}, protocol {protocol.name}: {exc}") from exc
+            scores[protocol.name].images.append(score)
     return scores
+
+
+def _rgb(*images: np.ndarray) -> list[np.ndarray]:
+    """LPIPS is a network on RGB: grey images replicated."""
+    return [np.repeat(x[..., None], 3, axis=2) if x.ndim == 2 else x for x in images]
 
 
 def write_scores_json(path: Path, scores: dict[str, FolderScore]) -> Path:

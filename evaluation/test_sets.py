@@ -22,7 +22,8 @@ import numpy as np
 from storage.atomic import atomic_symlink
 from storage.catalog import query, refresh_catalog
 from storage.fingerprint import fingerprint
-from storage.images import halves, load_rgb8, save_png
+from evaluation.reading import read_for_scoring
+from storage.images import halves, save_png
 from storage.paths import absolute
 from storage.store import Store
 from training.data import SUBSETS
@@ -125,7 +126,7 @@ def materialize(test_set: TestSet, folder: Path) -> tuple[Path, Path]:
     for pair in test_set.pairs:
         if pair.side_by_side:
             if not (gts / f"{pair.stem}.png").exists() or not (inputs / f"{pair.stem}.png").exists():
-                rainy, clean = halves(load_rgb8(pair.rainy), pair.side_by_side)
+                rainy, clean = halves(read_for_scoring(pair.rainy), pair.side_by_side)  # full depth, grey kept
                 save_png(np.ascontiguousarray(rainy), inputs / f"{pair.stem}.png")
                 save_png(np.ascontiguousarray(clean), gts / f"{pair.stem}.png")
             continue

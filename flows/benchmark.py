@@ -93,10 +93,13 @@ def score_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
         scores = score_folders(args.pred_dir, args.gt_dir, args.protocol, scorer)
     except (ValueError, FileNotFoundError, LpipsUnavailable) as exc:
         parser.exit(2, f"error: {exc}\n")
-    print(f"{'protocol':<16} {'PSNR':>8} {'SSIM':>7} {'LPIPS':>7} {'n':>6}")
+    print(f"{'protocol':<20} {'PSNR':>8} {'SSIM':>7} {'LPIPS':>7} {'n':>6} {'identical':>9}  note")
     for name, score in scores.items():
-        print(f"{name:<16} {_fmt(score.mean('psnr'), 2):>8} {_fmt(score.mean('ssim'), 4):>7} "
-              f"{_fmt(score.mean('lpips'), 4):>7} {score.n:>6}")
+        cap = get_protocol(name).psnr_cap
+        note = (f"identical pairs score the cap, {cap:.0f} dB, in the mean" if cap is not None else
+                "identical pairs (+inf dB) are left out of the PSNR mean") if score.identical else ""
+        print(f"{name:<20} {_fmt(score.mean('psnr'), 2):>8} {_fmt(score.mean('ssim'), 4):>7} "
+              f"{_fmt(score.mean('lpips'), 4):>7} {score.n:>6} {score.identical:>9}  {note}")
     if args.json:
         write_scores_json(args.json, scores)
         print(f"per-image values: {args.json}")

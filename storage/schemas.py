@@ -216,10 +216,13 @@ RESULTS = pa.schema([
     ("test_set", pa.string()),         # RainRAG, or a dataset name (Rain100L, SPA-Data, ...)
     ("subset", pa.string()),           # DRS | DRD | NRS | NRD for RainRAG; layout rule or "all" for a public split
     ("source", pa.string()),           # manifest | samples
-    ("protocol", pa.string()),         # matlab_y_u8 | matlab_y_double | basicsr_y_float | skimage_rgb | pyiqa_default
-    ("psnr", pa.float64()),            # dB, mean of per-image values; +inf only if every image matches exactly
+    ("protocol", pa.string()),         # matlab_y_u8 | matlab_y_double | basicsr_y_float | skimage_uniform_rgb |
+                                       # skimage_rgb | pyiqa_default
+    ("psnr", pa.float64()),            # dB, mean of per-image values, identical pairs (+inf) left out; +inf only
+                                       # if every image matches exactly (pyiqa_default caps them at 80 dB instead)
     ("ssim", pa.float64()),
     ("lpips", pa.float64()),           # null unless LPIPS was asked for
     ("n", pa.int32()),                 # images scored
+    ("identical", pa.int32()),         # of them, restored images equal to their ground truth (+inf PSNR)
     ("predictions", pa.string()),      # folder of the restored PNGs that were scored
 ])

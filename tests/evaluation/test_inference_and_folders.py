@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 
 import numpy as np
@@ -97,14 +98,22 @@ def test_folder_scoring_pairs_by_stem_and_writes_per_image_json(tmp_path):
     save(tmp_path / "pred", "a.png", decoded_a)
     save(tmp_path / "pred", "b.png", np.clip(b.astype(int) + 3, 0, 255).astype(np.uint8))
     assert [stem for stem, _, _ in pair_by_stem(tmp_path / "pred", tmp_path / "gt")] == ["a", "b"]
-    scores = score_folders(tmp_path / "pred", tmp_path / "gt", ["matlab_y_double", "skimage_rgb"])
+    scores = score_folders(tmp_path / "pred", tmp_path / "gt", ["matlab_y_double", "skimage_rgb", "pyiqa_default"])
     rgb = scores["skimage_rgb"]
-    assert rgb.n == 2 and rgb.images[0].psnr == float("inf") and rgb.mean("psnr") == float("inf")
+    # one identical pair: counted, and left out of the PSNR mean, which stays that of the other pair
+    assert rgb.n == 2 and rgb.images[0].psnr == float("inf") and rgb.identical == 1
+    assert rgb.mean("psnr") == rgb.images[1].psnr and math.isfinite(rgb.mean("psnr"))
+    assert rgb.mean("ssim") == pytest.approx((1.0 + rgb.images[1].ssim) / 2)
+    capped = scores["pyiqa_default"]   # pyiqa's own cap: the identical pair scores 80 dB and is averaged
+    assert capped.identical == 1 and capped.images[0].psnr == pytest.approx(80.0)
+    assert capped.mean("psnr") == pytest.approx((80.0 + capped.images[1].psnr) / 2)
     assert rgb.mean("lpips") is None
     write_scores_json(tmp_path / "s.json", scores)
-    written = json.loads((tmp_path / "s.json").read_text())["protocols"]["matlab_y_double"]
-    assert written["mean"]["psnr"] == "inf" and written["images"][1]["stem"] == "b"
-    assert written["images"][1]["psnr"] == pytest.approx(scores["matlab_y_double"].images[1].psnr)
+    written = json.loads((tmp_path / "s.json").read_text())["protocols"]
+    assert written["matlab_y_double"]["mean"]["psnr"] == pytest.approx(scores["matlab_y_double"].images[1].psnr)
+    assert written["matlab_y_double"]["identical"] == 1 and written["matlab_y_double"]["images"][0]["psnr"] == "inf"
+    assert written["matlab_y_double"]["psnr_cap"] is None and written["pyiqa_default"]["psnr_cap"] == 80.0
+    assert written["matlab_y_double"]["images"][1]["stem"] == "b"
 
     save(tmp_path / "pred", "b.jpg", b)
     with pytest.raises(ValueError, match="b.jpg and b.png share the stem 'b'"):
@@ -113,3 +122,9 @@ def test_folder_scoring_pairs_by_stem_and_writes_per_image_json(tmp_path):
     save(tmp_path / "pred", "b.png", b[:10])
     with pytest.raises(ValueError, match=r"b.png is 24×10 but its ground truth .*b.png is 24×20"):
         score_folders(tmp_path / "pred", tmp_path / "gt", ["skimage_rgb"])
+    # an image too small for a protocol's SSIM window is an error naming both files
+    save(tmp_path / "pred", "b.png", b[:8])
+    save(tmp_path / "gt", "b.png", b[:8])
+    with pytest.raises(ValueError, match=rf"{tmp_path / 'pred' / 'b.png'} against {tmp_path / 'gt' / 'b.png'}, "
+                                         r"protocol matlab_y_u8: SSIM needs images of at least 11×11"):
+        score_folders(tmp_path / "pred", tmp_path / "gt", ["matlab_y_u8"])

@@ -155,8 +155,46 @@ def test_bad_inputs_are_clear_errors():
         get_protocol("matlab")
     with pytest.raises(ValueError, match="restored image is 5×4 but its ground truth is 4×4"):
         get_protocol("matlab_y_u8").psnr(solid(4, 5, (0, 0, 0)), solid(4, 4, (0, 0, 0)))
-    with pytest.raises(ValueError, match="uint8 RGB"):
+    with pytest.raises(ValueError, match=r"uint8 RGB or \(H, W\) uint8 grey"):
         get_protocol("skimage_rgb").psnr(np.zeros((4, 4, 3)), solid(4, 4, (0, 0, 0)))
     with pytest.raises(ValueError, match="at least 11×11"):
         get_protocol("matlab_y_u8").ssim(solid(8, 20, (0, 0, 0)), solid(8, 20, (0, 0, 0)))
-    assert set(PROTOCOLS) == {"matlab_y_u8", "matlab_y_double", "basicsr_y_float", "skimage_rgb", "pyiqa_default"}
+    assert set(PROTOCOLS) == {"matlab_y_u8", "matlab_y_double", "basicsr_y_float", "skimage_uniform_rgb", "skimage_rgb",
+                              "pyiqa_default"}
+
+
+def test_skimage_uniform_is_promptirs_exact_call_and_differs_from_the_gaussian_one():
+    """PromptIR / AirNet / MoCE-IR: structural_similarity(clean, restored, data_range=1, multichannel=True),
+    i.e. skimage's defaults (7×7 uniform window, sample covariance), spelt for skimage >= 0.19."""
+    gaps = []
+    for seed in range(6):
+        gt, restored = photo(seed, 64, 72), photo(seed + 20, 64, 72)
+        upstream = structural_similarity(gt / 255.0, restored / 255.0, data_range=1, channel_axis=-1)
+        assert get_protocol("skimage_uniform_rgb").ssim(restored, gt) == pytest.approx(upstream, abs=1e-12)
+        assert get_protocol("skimage_uniform_rgb").psnr(restored, gt) == get_protocol("skimage_rgb").psnr(restored, gt)
+        gaps.append(abs(upstream - get_protocol("skimage_rgb").ssim(restored, gt)))
+    assert max(gaps) > 1e-3, gaps   # the window matters: the two are different protocols
+    with pytest.raises(ValueError, match="at least 7×7"):
+        get_protocol("skimage_uniform_rgb").ssim(solid(6, 20, (1, 2, 3)), solid(6, 20, (1, 2, 3)))
+
+
+def test_grey_images_are_scored_on_their_grey_values():
+    """BasicSR and the MATLAB scripts score a one-channel image as it is: replicated to RGB, its Y would be
+    16 + 219/255·g, every error shrunk by 219/255, and PSNR 20·log10(255/219) = 1.32 dB higher."""
+    gt, restored = photo(3)[..., 1], photo(4)[..., 1]            # (H, W) grey
+    mse = np.mean((gt.astype(float) - restored.astype(float)) ** 2)
+    replicate = lambda g: np.repeat(g[..., None], 3, axis=2)   # noqa: E731
+    for name in ("matlab_y_u8", "matlab_y_double", "basicsr_y_float"):
+        assert get_protocol(name).psnr(restored, gt) == pytest.approx(10 * math.log10(255**2 / mse), abs=1e-9)
+        assert get_protocol(name).ssim(restored, gt) == pytest.approx(ssim(gt.astype(float), restored.astype(float)),
+                                                                      abs=1e-12)
+    gap = get_protocol("matlab_y_double").psnr(restored, gt) - get_protocol("matlab_y_double").psnr(
+        replicate(restored), replicate(gt))
+    assert gap == pytest.approx(-20 * math.log10(255 / 219), abs=1e-9)
+    for name in ("skimage_uniform_rgb", "skimage_rgb", "pyiqa_default"):   # grey = grey replicated to RGB
+        protocol = get_protocol(name)
+        assert protocol.psnr(restored, gt) == pytest.approx(protocol.psnr(replicate(restored), replicate(gt)), abs=1e-9)
+        assert protocol.ssim(restored, gt) == pytest.approx(protocol.ssim(replicate(restored), replicate(gt)), abs=1e-9)
+    # a grey ground truth with an RGB restoration: the grey one is replicated
+    assert get_protocol("matlab_y_u8").psnr(replicate(restored), gt) == \
+        get_protocol("matlab_y_u8").psnr(replicate(restored), replicate(gt))
