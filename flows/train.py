@@ -120,6 +120,9 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, argparse.Arg
                        ("--seed", int)):
         p.add_argument(flag, type=kind)
     p.add_argument("--reweighting", choices=["paper", "released", "fixed"])
+    p.add_argument("--batch-fraction-loss", action=argparse.BooleanOptionalAction, default=None,
+                   help="scale each type's L1 by its share of the batch, as the authors' train.py does "
+                        "(default: on with --reweighting released, off otherwise)")
     p.add_argument("--gpus", type=int, default=requested_gpus(),
                    help="GPUs on this machine; > 1 launches torchrun (default: $WORLD_SIZE, else 1)")
     p.add_argument("--allow-changes", action="store_true",
@@ -143,6 +146,8 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
     values["network_overrides"] = overrides
     if args.reweighting:
         values["reweighting"] = {**values.get("reweighting", {}), "method": args.reweighting}
+    if args.batch_fraction_loss is not None:
+        values["batch_fraction_loss"] = args.batch_fraction_loss
     return TrainConfig.model_validate(values)
 
 

@@ -53,8 +53,9 @@ class TrainConfig(BaseModel):
     # UniRain's balance_loss() is already weighted by its config's balance_weight (0.01, after MoCE-IR):
     # 1.0 here adds it as the network defines it instead of shrinking it a second time.
     balance_loss_weight: float = Field(1.0, ge=0, description="× net.balance_loss(), the MoE auxiliary loss [ours]")
-    batch_fraction_loss: bool = Field(
-        False, description="scale each type's L1 by its share of the batch [repo]; off: ℓ = Σ ω_i ℓ_i [paper]")
+    batch_fraction_loss: bool | None = Field(
+        None, description="scale each type's L1 by its share of the batch [repo: train.py]; off: ℓ = Σ ω_i ℓ_i "
+                          "[paper]; unset: on with the `released` reweighting, off otherwise")
     amp: Literal["bf16", "fp16", "off"] = Field(
         "bf16", description="autocast dtype on CUDA [ours]; fp16 adds a gradient scaler; always off on CPU")
     reweighting: ReweightConfig = Field(default_factory=ReweightConfig)
@@ -69,6 +70,17 @@ class TrainConfig(BaseModel):
     ckpt_every: int = Field(1000, ge=1, description="steps between checkpoints (and one at the end)")
     keep_checkpoints: int = Field(2, ge=1, description="newest checkpoints kept on disk")
     progress: bool = Field(True, description="tqdm progress bar on rank 0")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _resolve_batch_fraction_loss(cls, values: Any) -> Any:
+        """Unset, the batch-share scaling follows the reweighting: the released code scales, the paper does
+        not. Resolved here, so the config a checkpoint stores says which was used."""
+        if isinstance(values, dict) and values.get("batch_fraction_loss") is None:
+            reweighting = values.get("reweighting") or {}
+            method = reweighting.method if isinstance(reweighting, ReweightConfig) else reweighting.get("method")
+            values = {**values, "batch_fraction_loss": method == "released"}
+        return values
 
     @model_validator(mode="after")
     def _check(self) -> "TrainConfig":

@@ -9,7 +9,10 @@ Two numbers per forward, because the literature and the counter disagree on what
   Restormer's published 140.99 G at 256×256 exactly, so UniRain's 126.5 G is read in it too.
 
 A hard-MoE layer's cost depends on routing; `routing_range` gives it for the narrowest, balanced and
-widest routing. Run `python -m models.restoration.complexity` for the table of every registered network.
+widest routing, and `routed` for the routing a trained model actually takes on given images (the
+balanced figure is the one that matches the paper; a model whose routing collapsed onto its narrow
+experts costs less and restores worse). Run `python -m models.restoration.complexity` for the table
+of every registered network, with `--checkpoint CKPT --images DIR` for a trained model's routing.
 """
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from models.restoration.moe import HardMoE
+from models.restoration.moe import HardMoE, routing_shares
 from models.restoration.registry import NETWORKS, build, names
 
 _MAC_OPS = {"aten.convolution", "aten.mm", "aten.addmm"}  # conv and linear; aten.bmm is attention
@@ -72,9 +75,8 @@ def count_flops(model: nn.Module, shape: tuple[int, ...] = (1, 3, 256, 256)) -> 
     return _measure(model, shape)["Global"]
 
 
-def routing_range(model: nn.Module, shape: tuple[int, ...] = (1, 3, 256, 256)) -> dict[str, Complexity]:
-    """Complexity with every image taking the k narrowest ("min"), k widest ("max") experts of each hard-MoE
-    layer, or each expert equally often ("balanced", k/n of all experts). One forward with all experts on."""
+def _every_expert(model: nn.Module, shape: tuple[int, ...]) -> tuple[Complexity, dict[str, list[Complexity]]]:
+    """(cost of one forward with every expert of every hard-MoE layer on, {layer: cost of each expert})."""
     layers = [(name, m) for name, m in model.named_modules() if isinstance(m, HardMoE)]
     top_k = {name: m.top_k for name, m in layers}
     try:
@@ -85,23 +87,83 @@ def routing_range(model: nn.Module, shape: tuple[int, ...] = (1, 3, 256, 256)) -
         for name, m in layers:
             m.top_k = top_k[name]
     root = type(model).__name__
-    base = measured["Global"]
+    return measured["Global"], {name: [measured[f"{root}.{name}.experts.{i}"] for i in range(len(m.experts))]
+                                for name, m in layers}
+
+
+def routing_range(model: nn.Module, shape: tuple[int, ...] = (1, 3, 256, 256)) -> dict[str, Complexity]:
+    """Complexity with every image taking the k narrowest ("min"), k widest ("max") experts of each hard-MoE
+    layer, or each expert equally often ("balanced", k/n of all experts). One forward with all experts on."""
+    base, experts_of = _every_expert(model, shape)
     bounds = {"min": base, "balanced": base, "max": base}
-    for name, m in layers:
-        experts = sorted((measured[f"{root}.{name}.experts.{i}"] for i in range(len(m.experts))),
-                         key=lambda c: c.macs)
-        every, k = sum(experts, Complexity(0.0, 0.0)), top_k[name]
+    for name, costs in experts_of.items():
+        experts = sorted(costs, key=lambda c: c.macs)
+        every, k = sum(experts, Complexity(0.0, 0.0)), model.get_submodule(name).top_k
         bounds = {"min": bounds["min"] - every + sum(experts[:k], Complexity(0.0, 0.0)),
                   "balanced": bounds["balanced"] - every + every * (k / len(experts)),
                   "max": bounds["max"] - every + sum(experts[-k:], Complexity(0.0, 0.0))}
     return bounds
 
 
+def mean_routing_shares(model: nn.Module, images: list[torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Per hard-MoE layer, the share of `images` ((1, 3, H, W) each) that run each expert, in eval: (n,)."""
+    shares: dict[str, torch.Tensor] = {}
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            for image in images:
+                model(image)
+                for name, share in routing_shares(model).items():
+                    shares[name] = shares.get(name, 0) + share.cpu() / len(images)
+    finally:
+        model.train(was_training)
+    return shares
+
+
+def routed(model: nn.Module, shares: dict[str, torch.Tensor], shape: tuple[int, ...] = (1, 3, 256, 256)) -> Complexity:
+    """Mean complexity per image at `shape` when each hard-MoE layer runs its experts with the given shares
+    (`mean_routing_shares`: how a trained model routes real images)."""
+    base, experts_of = _every_expert(model, shape)
+    total = base
+    for name, costs in experts_of.items():
+        used = sum((cost * float(p) for cost, p in zip(costs, shares[name])), Complexity(0.0, 0.0))
+        total = total - sum(costs, Complexity(0.0, 0.0)) + used
+    return total
+
+
+def report_routed(checkpoint: str, folder: str, shape: tuple[int, ...]) -> None:
+    """A trained model's cost at the routing it takes on the images of `folder`, next to the balanced one."""
+    from pathlib import Path
+
+    from evaluation.inference import load_checkpoint
+    from storage.images import load_rgb8
+
+    net = load_checkpoint(checkpoint, torch.device("cpu")).net
+    paths = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp"))
+    images = [torch.tensor(load_rgb8(p)).permute(2, 0, 1)[None].float() / 255 for p in paths]  # (1, 3, H, W)
+    shares = mean_routing_shares(net, images)
+    balanced, used = routing_range(net, shape)["balanced"], routed(net, shares, shape)
+    print(f"{checkpoint} on {len(images)} images of {folder}, input {shape}:")
+    print(f"  balanced routing  {balanced.macs / 1e9:8.3f} GMACs  {balanced.flops / 1e9:8.3f} GFLOPs")
+    print(f"  routing used      {used.macs / 1e9:8.3f} GMACs  {used.flops / 1e9:8.3f} GFLOPs  "
+          f"({used.macs / balanced.macs:.1%} of balanced)")
+    for name, share in shares.items():
+        print(f"  {name:<28} share of images running each expert: {', '.join(f'{v:.2f}' for v in share.tolist())}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", type=int, default=256, help="square input side (default 256)")
+    parser.add_argument("--checkpoint", help="a trained checkpoint: its cost at the routing it takes on --images")
+    parser.add_argument("--images", help="folder of images to route (with --checkpoint)")
     args = parser.parse_args()
     shape = (1, 3, args.size, args.size)
+    if args.checkpoint:
+        if not args.images:
+            parser.exit(2, "error: --checkpoint needs --images\n")
+        report_routed(args.checkpoint, args.images, shape)
+        return
     print(f"input {shape}; G = 1e9; MACs = conv+linear multiply-adds (the papers' 'FLOPs'); "
           f"FLOPs = FlopCounterMode (2 per multiply-add, attention matmuls included)")
     print(f"{'network':<10} {'params M':>9} {'GMACs':>8} {'GFLOPs':>8}  hard-MoE routing GMACs min..max")

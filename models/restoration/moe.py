@@ -14,10 +14,18 @@ hence deterministic.
 - HardMoE (decoder): g = TopK(softmax(logits)), only the k selected experts run on each image and
   y = Σ g_i · y_i with the top-k probabilities NOT renormalised [paper].
 
-Each layer stores `aux_loss` after its forward: the importance (and, for HardMoE, load) balance loss of
-Shazeer et al. (2017) that MoCE-IR uses, each term cv² over experts, optionally with importance and load
-scaled by the expert's relative complexity so that balance means 'cost-weighted' balance and the
-cheap experts are favoured, as in MoCE-IR. It is already multiplied by `balance_weight`.
+Each layer stores `balance_terms` after its forward, the cv² over experts of Shazeer et al. (2017):
+`importance` (of the summed gates, scaled by each expert's relative complexity when the layer is
+complexity-weighted, so that the cheap experts are favoured, as in MoCE-IR) and, for HardMoE, `load`
+(expected images per expert) and `load_weighted` (the same, cost-scaled). `balance_loss` combines them
+over the model, in one of two ways:
+
+- `moce` (default): weight × the mean over the hard-MoE layers of 0.5·importance + 0.5·load, the
+  complexity weight on importance only — MoCE-IR's aggregation (its decoder blocks; the soft encoder
+  layers, where every expert runs anyway, add nothing).
+- `sum`: weight × the sum over every MoE layer of importance + load_weighted (soft layers: importance).
+  With 0.01 this is about 43× MoCE-IR's on the paper's UniRain: in a 1,500-step CPU run it was 60-80 %
+  of the loss and collapsed every hard layer onto its two narrowest experts. Kept as an option.
 """
 from __future__ import annotations
 
@@ -25,6 +33,8 @@ import torch
 from torch import nn
 
 from models.restoration.blocks import GDFN
+
+AGGREGATIONS = ("moce", "sum")
 
 
 def nested_widths(dim: int, num_experts: int, expansion: float) -> list[int]:
@@ -43,7 +53,7 @@ class MoE(nn.Module):
     """Shared parts of both mixtures: nested experts, the per-image router and the balance loss state."""
 
     def __init__(self, dim: int, num_experts: int, expansion: float, bias: bool, noise_std: float,
-                 balance_weight: float, complexity_weighted: bool):
+                 complexity_weighted: bool):
         super().__init__()
         if num_experts < 1:
             raise ValueError(f"an MoE layer needs at least one expert, got {num_experts}")
@@ -51,12 +61,11 @@ class MoE(nn.Module):
         self.experts = nn.ModuleList(GDFN(dim, w, bias) for w in widths)
         self.router = nn.Linear(dim, num_experts, bias=False)
         self.noise_std = noise_std
-        self.balance_weight = balance_weight
         cost = torch.tensor(widths, dtype=torch.float32)
         # Relative cost of each expert (mean 1); a GDFN's cost is linear in its gated width.
         complexity = cost / cost.mean() if complexity_weighted else torch.ones_like(cost)
         self.register_buffer("complexity", complexity, persistent=False)
-        self.aux_loss: torch.Tensor | None = None
+        self.balance_terms: dict[str, torch.Tensor] = {}
         self.last_weights: torch.Tensor | None = None
 
     def route(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -78,8 +87,7 @@ class SoftMoE(MoE):
         for i, expert in enumerate(self.experts):
             y = y + weights[:, i].view(-1, 1, 1, 1) * expert(x)
         # Every expert sees every image, so load equals importance: one cv² term.
-        importance = weights.sum(dim=0) * self.complexity
-        self.aux_loss = self.balance_weight * cv_squared(importance)
+        self.balance_terms = {"importance": cv_squared(weights.sum(dim=0) * self.complexity)}
         return y
 
 
@@ -91,8 +99,8 @@ class HardMoE(MoE):
     """
 
     def __init__(self, dim: int, num_experts: int, expansion: float, bias: bool, noise_std: float,
-                 balance_weight: float, complexity_weighted: bool, top_k: int):
-        super().__init__(dim, num_experts, expansion, bias, noise_std, balance_weight, complexity_weighted)
+                 complexity_weighted: bool, top_k: int):
+        super().__init__(dim, num_experts, expansion, bias, noise_std, complexity_weighted)
         if not 1 <= top_k <= num_experts:
             raise ValueError(f"top_k must be in 1..{num_experts}, got {top_k}")
         self.top_k = top_k
@@ -110,9 +118,9 @@ class HardMoE(MoE):
             rows = selected[:, i].nonzero().squeeze(1)  # (B_i,) images routed to expert i
             if rows.numel():
                 y = y.index_add(0, rows, gates[rows, i].view(-1, 1, 1, 1) * expert(x[rows]))
-        importance = gates.sum(dim=0) * self.complexity
-        load = self._load(clean, noisy, selected) * self.complexity
-        self.aux_loss = self.balance_weight * (cv_squared(importance) + cv_squared(load))
+        load = self._load(clean, noisy, selected)  # (n,)
+        self.balance_terms = {"importance": cv_squared(gates.sum(dim=0) * self.complexity),
+                              "load": cv_squared(load), "load_weighted": cv_squared(load * self.complexity)}
         return y
 
     def _load(self, clean: torch.Tensor, noisy: torch.Tensor, selected: torch.Tensor) -> torch.Tensor:
@@ -129,11 +137,21 @@ class HardMoE(MoE):
         return torch.special.ndtr((clean - threshold) / self.noise_std).sum(dim=0)
 
 
-def balance_loss(model: nn.Module) -> torch.Tensor:
-    """Sum of the MoE auxiliary losses of the model's last forward; a 0 tensor when it has none."""
-    device = next(model.parameters()).device
-    total = torch.zeros((), device=device)
-    for module in model.modules():
-        if isinstance(module, MoE) and module.aux_loss is not None:
-            total = total + module.aux_loss
-    return total
+def balance_loss(model: nn.Module, weight: float, aggregation: str = "moce") -> torch.Tensor:
+    """The MoE balance loss of the model's last forward (see the module docstring); 0 when it has none."""
+    if aggregation not in AGGREGATIONS:
+        raise ValueError(f"unknown balance aggregation {aggregation!r}; expected one of {AGGREGATIONS}")
+    zero = torch.zeros((), device=next(model.parameters()).device)
+    layers = [m for m in model.modules() if isinstance(m, MoE) and m.balance_terms]
+    if aggregation == "sum":
+        return weight * sum((sum(m.balance_terms[t] for t in ("importance", "load_weighted") if t in m.balance_terms)
+                             for m in layers), zero)
+    hard = [0.5 * m.balance_terms["importance"] + 0.5 * m.balance_terms["load"] for m in layers
+            if isinstance(m, HardMoE)]
+    return weight * torch.stack(hard).mean() if hard else zero
+
+
+def routing_shares(model: nn.Module) -> dict[str, torch.Tensor]:
+    """Per hard-MoE layer of the last forward: the share of the batch's images that ran each expert, (n,)."""
+    return {name: m.last_selected.float().mean(dim=0) for name, m in model.named_modules()
+            if isinstance(m, HardMoE) and m.last_selected is not None}

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from models.restoration.blocks import UShapedTransformer
-from models.restoration.moe import HardMoE, SoftMoE, balance_loss
+from models.restoration.moe import AGGREGATIONS, HardMoE, SoftMoE, balance_loss
 from models.restoration.registry import register
 
 
@@ -46,13 +46,18 @@ class UniRainConfig:
     top_k: int = 2  # [ours] experts run per image in a hard-MoE layer (MoCE-IR uses 1 of its 4)
     noise_std: float = 1.0  # [ours] σ of the router-logit noise in training (none in eval)
     balance_weight: float = 0.01  # [MoCE-IR] weight of the importance/load loss inside balance_loss()
-    complexity_weighted: bool = True  # [MoCE-IR] scale hard-MoE importance/load by expert cost
+    # [MoCE-IR] how balance_loss() combines the layers' terms: "moce" (mean over the hard layers of
+    # 0.5·importance + 0.5·load) or "sum" (every layer, importance + load, ~43× larger); models.restoration.moe
+    balance_aggregation: str = "moce"
+    complexity_weighted: bool = True  # [MoCE-IR] scale hard-MoE importance (and, under "sum", load) by cost
     bias: bool = False  # [ours] conv bias, off as in Restormer
 
     def __post_init__(self):
         for name, n in (("enc_blocks", 4), ("heads", 4), ("num_experts", 4), ("dec_blocks", 3)):
             if len(getattr(self, name)) != n:
                 raise ValueError(f"{name} needs {n} entries, got {getattr(self, name)}")
+        if self.balance_aggregation not in AGGREGATIONS:
+            raise ValueError(f"balance_aggregation must be one of {AGGREGATIONS}, got {self.balance_aggregation!r}")
         if min(self.num_experts) < 1 or not 1 <= self.top_k <= min(self.num_experts):
             raise ValueError(f"top_k={self.top_k} must be in 1..min(num_experts)={min(self.num_experts)}")
 
@@ -72,8 +77,7 @@ class UniRain(nn.Module):
         c = self.config
 
         def ffn(width: int, level: int, part: str) -> nn.Module:
-            common = dict(dim=width, num_experts=c.num_experts[level], bias=c.bias, noise_std=c.noise_std,
-                          balance_weight=c.balance_weight)
+            common = dict(dim=width, num_experts=c.num_experts[level], bias=c.bias, noise_std=c.noise_std)
             if part == "encoder":
                 # Every soft expert runs whatever the weights, so cost weighting would save nothing and
                 # only push the weight onto the narrowest expert.
@@ -88,5 +92,6 @@ class UniRain(nn.Module):
         return self.body(x)
 
     def balance_loss(self) -> torch.Tensor:
-        """Sum of the MoE balance losses of the last forward (already weighted by `balance_weight`)."""
-        return balance_loss(self)
+        """The MoE balance loss of the last forward, weighted by `balance_weight` and combined over the
+        layers by `balance_aggregation`."""
+        return balance_loss(self, self.config.balance_weight, self.config.balance_aggregation)

@@ -4,10 +4,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from models.restoration.moe import HardMoE, SoftMoE, cv_squared, nested_widths
+from models.restoration.moe import HardMoE, SoftMoE, balance_loss, cv_squared, nested_widths, routing_shares
+from models.restoration.unirain import UniRain, UniRainConfig
 
-LAYER = dict(dim=16, num_experts=4, expansion=2.0, bias=False, noise_std=1.0, balance_weight=0.01,
-             complexity_weighted=True)
+LAYER = dict(dim=16, num_experts=4, expansion=2.0, bias=False, noise_std=1.0, complexity_weighted=True)
 
 
 def test_expert_widths_halve_from_expert_to_expert():
@@ -58,8 +58,9 @@ def test_hard_moe_balance_loss_reaches_the_router_through_the_noisy_load():
     torch.manual_seed(0)
     moe = HardMoE(**LAYER, top_k=1).train()
     moe(torch.randn(8, 16, 8, 8))
-    assert moe.aux_loss.ndim == 0 and moe.aux_loss > 0
-    moe.aux_loss.backward()
+    load = moe.balance_terms["load"]
+    assert load.ndim == 0 and load > 0
+    load.backward()
     assert moe.router.weight.grad.abs().sum() > 0
 
 
@@ -74,3 +75,24 @@ def test_complexity_weighting_favours_the_cheap_experts():
 def test_hard_moe_rejects_a_top_k_beyond_its_experts():
     with pytest.raises(ValueError, match="top_k"):
         HardMoE(**LAYER, top_k=5)
+
+
+def test_balance_aggregations_follow_their_definitions():
+    """`moce`: 0.01 × mean over hard layers of 0.5·importance (cost-weighted) + 0.5·load (plain);
+    `sum`: 0.01 × Σ over every layer of importance + cost-weighted load."""
+    torch.manual_seed(0)
+    net = UniRain(UniRainConfig(dim=8, enc_blocks=(1, 1, 1, 1), dec_blocks=(1, 1, 1), refine_blocks=1)).train()
+    net(torch.rand(4, 3, 32, 32))
+    hard = [m for m in net.modules() if isinstance(m, HardMoE)]
+    soft = [m for m in net.modules() if isinstance(m, SoftMoE)]
+    assert len(hard) == 4 and len(soft) == 4
+    moce = 0.01 * torch.stack([0.5 * m.balance_terms["importance"] + 0.5 * m.balance_terms["load"] for m in hard]).mean()
+    summed = 0.01 * (sum(m.balance_terms["importance"] + m.balance_terms["load_weighted"] for m in hard)
+                     + sum(m.balance_terms["importance"] for m in soft))
+    torch.testing.assert_close(net.balance_loss(), moce)
+    torch.testing.assert_close(balance_loss(net, 0.01, "sum"), summed)
+    assert balance_loss(net, 0.01, "sum") > 4 * net.balance_loss()
+    with pytest.raises(ValueError, match="balance aggregation"):
+        balance_loss(net, 0.01, "max")
+    shares = routing_shares(net)
+    assert len(shares) == 4 and all(torch.allclose(s.sum(), torch.tensor(float(net.config.top_k))) for s in shares.values())
