@@ -98,7 +98,8 @@ def results_rows(restorer: Restorer, test_set: TestSet, scores: dict[str, Folder
     rows = [{"checkpoint": restorer.checkpoint, "model": restorer.model, "label": restorer.label,
              "step": restorer.step, "test_set": test_set.name, "subset": test_set.subset, "source": test_set.source,
              "protocol": name, "psnr": score.mean("psnr"), "ssim": score.mean("ssim"), "lpips": score.mean("lpips"),
-             "n": score.n, "identical": score.identical, "predictions": str(predictions)} for name, score in scores.items()]
+             "n": score.n, "identical": score.identical, "predictions": str(predictions)}
+            for name, score in scores.items()]
     return pa.Table.from_pylist(rows, schema=RESULTS)
 
 

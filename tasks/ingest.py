@@ -95,7 +95,8 @@ def validate_pair(row: dict, data_root: Path, max_pixels: int, clean_cache: dict
                                 "rainy_path_raw", "clean_path", "clean_path_raw", "side_by_side",
                                 "time_of_day", "rain_type", "is_real")},
         "width": width, "height": height, "format": rainy.format, "rainy_mode": rainy.mode,
-        "clean_mode": clean_mode, "rainy_bits": rainy.bits, "clean_bits": clean_bits, "rainy_hash": content_hash(rainy_data), "clean_hash": clean_hash,
+        "clean_mode": clean_mode, "rainy_bits": rainy.bits, "clean_bits": clean_bits,
+        "rainy_hash": content_hash(rainy_data), "clean_hash": clean_hash,
         "rainy_bytes": len(rainy_data), "clean_bytes": clean_bytes,
     }
 

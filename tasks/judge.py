@@ -3,7 +3,7 @@
 Queries are those of the retrieve stage (the rainy images of paired samples); a query's case is its
 rainy image, its clean image and its selected references, best first. Judges are the profile's roles
 judge_1..judge_3, loaded once per process. A vote keeps the judge's raw answer, its latency, the model
-(kind:model_id@revision) and the prompt's version and hash.
+(kind:model_id@revision, the parts that are set) and the prompt's version and hash.
 
 Nothing is lost to a failure: an image that cannot be read any more makes that query's three votes
 "error" rows naming the file, and a judge call that fails is an "error" vote with the reason. Such

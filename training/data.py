@@ -69,7 +69,8 @@ def read_manifest(path: Path) -> list[Pair]:
     pairs = []
     for r in rows:
         if r["split"] == "train":  # paths as the filesystem names them (raw bytes of non-UTF-8 names)
-            rainy, clean = fs_rel(r["rainy_path"], r.get("rainy_path_raw")), fs_rel(r["clean_path"], r.get("clean_path_raw"))
+            rainy = fs_rel(r["rainy_path"], r.get("rainy_path_raw"))
+            clean = fs_rel(r["clean_path"], r.get("clean_path_raw"))
             pairs.append(Pair(rainy, clean, SUBSETS.index(r["subset"]), clean, r.get("side_by_side")))
     return pairs
 

@@ -6,9 +6,11 @@ import shutil
 import pyarrow as pa
 import pytest
 
+from models.pipeline.profiles import ModelSpec
 from models.pipeline.roles import JUDGE_ROLES
 from storage.stage import ShardPlan, plan, run_inline, run_shard
-from tasks.judge import Panel, judge_stage, judges_identity, load_panel, retry_errors_stage, shards_with_error_votes
+from tasks.judge import (Panel, judge_stage, judges_identity, load_panel, model_name, retry_errors_stage,
+                        shards_with_error_votes)
 from tasks.retrieval.pool import load_pool
 from tests.judging.doubles import FailingJudge
 
@@ -33,7 +35,8 @@ def test_every_query_gets_one_vote_per_judge_with_model_and_prompt(retrieved_cop
     keys = [(v["sample_id"], v["judge"]) for v in votes]
     assert len(keys) == len(set(keys)) == 3 * len(queries(store, shards))
     assert {sid for sid, _ in keys} == queries(store, shards)
-    assert {v["model"] for v in votes} == {f"{offline_profile.roles[r].kind}:@" for r in JUDGE_ROLES}
+    # weight-free judges are named by their kind alone (no empty ":@" parts)
+    assert {v["model"] for v in votes} == {offline_profile.roles[r].kind for r in JUDGE_ROLES}
     assert all(v["status"] == "ok" and v["answer"] in ("yes", "no", "abstain") and v["raw"] for v in votes)
     assert all(v["prompt_hash"] == "" and v["latency_s"] >= 0 for v in votes)   # measured judges: no prompt
     answers = {v["answer"] for v in votes}
@@ -104,3 +107,10 @@ def test_a_failed_call_is_an_error_vote_and_the_retry_reasks_only_it(retrieved_c
     assert {s: store.current_part("votes", s).stat().st_mtime_ns for s in untouched} == untouched
     assert plan(store, stage, shards)[0] == [] and shards_with_error_votes(store, stage, shards) == []
     assert len(list((store.root / "_ledger" / "judge" / to_retry[0]).glob("*.json"))) == 1
+
+
+def test_model_names_carry_only_the_parts_that_are_set():
+    assert model_name(ModelSpec(kind="rain_layer_judge")) == "rain_layer_judge"
+    assert model_name(ModelSpec(kind="llava_next", model_id="llava-hf/llava-v1.6-mistral-7b-hf")) == \
+        "llava_next:llava-hf/llava-v1.6-mistral-7b-hf"
+    assert model_name(ModelSpec(kind="llava_next", model_id="llava-hf/x", revision="0a1b2c")) == "llava_next:llava-hf/x@0a1b2c"

@@ -135,6 +135,14 @@ def test_export_writes_the_authors_layout_with_hard_links(retrieved_copy, offlin
     assert not os.path.samefile(copied, data / some["rainy_path"])
     assert (out / "test").is_dir() and any((out / "test").rglob("*.png"))   # the other split left as it was
 
+    # an export that stops half way (here: a data root without the files) leaves no export.json behind
+    (tmp_path / "moved").mkdir()
+    with pytest.raises(SystemExit) as exited:
+        main(["--store", str(store.root), "--data-root", str(tmp_path / "moved"), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert exited.value.code == 1 and err.startswith(f"error: cannot export {tmp_path / 'moved'}/")
+    assert f"{out} is incomplete and has no export.json" in err and not (out / "export.json").exists()
+
 
 def read_manifest_from_layout(root) -> Counter:
     from training.data import read_layout

@@ -49,14 +49,25 @@ class ChatRequest(BaseModel):
     temperature: float | None = None
 
 
+MAX_REQUEST_PIXELS = 50_000_000  # judge inputs are resized to a few hundred pixels a side anyway
+
+
 def decode_image(url: str) -> Image.Image:
     """An RGB image from a base64 data URL; anything else is a 400 that says what was wrong."""
     if not url.startswith(DATA_URL_PREFIX) or ";base64," not in url:
         raise HTTPException(400, "image_url must be a base64 data URL (data:image/...;base64,...); "
                                  "this server fetches nothing")
     try:
-        return Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1], validate=True))).convert("RGB")
+        image = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1], validate=True)))
     except (binascii.Error, UnidentifiedImageError, OSError) as error:
+        raise HTTPException(400, f"image_url does not hold a readable image: {error}") from None
+    # its own guard, whatever Pillow's is in this process (storage.images turns Pillow's off)
+    if image.width * image.height > MAX_REQUEST_PIXELS:
+        raise HTTPException(413, f"image of {image.width}x{image.height} pixels is above this server's limit of "
+                                 f"{MAX_REQUEST_PIXELS}")
+    try:
+        return image.convert("RGB")
+    except OSError as error:
         raise HTTPException(400, f"image_url does not hold a readable image: {error}") from None
 
 
