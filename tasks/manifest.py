@@ -100,8 +100,8 @@ def build_manifest(rows: list[dict], min_yes: int, test_per_subset: int, config:
         decision = decide_subset(row["time_of_day"], row["rain_type"], inspection)
         if decision.subset is not None:
             kept.append({**row, "subset": decision.subset, "subset_source": decision.source, "config": config})
-    split = split_pairs({"sample_id": r["sample_id"], "subset": r["subset"], "background": r["clean_hash"]}
-                        for r in kept)
+    split = split_pairs(({"sample_id": r["sample_id"], "subset": r["subset"], "background": r["clean_hash"]}
+                         for r in kept), test_per_subset)
     return pa.Table.from_pylist([{**r, "split": split[r["sample_id"]]} for r in kept], schema=MANIFEST)
 
 

@@ -13,7 +13,7 @@ from PIL import Image
 from flows.export import export, main
 from storage.stage import plan, run_inline
 from tasks.curation.evidence import inspect_stage
-from tasks.curation.split import held_out_target
+from tasks.curation.split import TEST_PER_SUBSET, held_out_target
 from tasks.curation.subsets import SUBSETS, decide_subset
 from tasks.judge import judge_stage
 from tasks.judging.decision import count_votes
@@ -155,3 +155,20 @@ def test_export_refuses_a_store_without_a_manifest(tmp_path, capsys):
         main(["--store", str(tmp_path / "nowhere"), "--data-root", str(tmp_path), "--out", str(tmp_path / "out")])
     assert exited.value.code == 2 and "nowhere does not exist" in capsys.readouterr().err
     assert not (tmp_path / "nowhere").exists() and not (tmp_path / "out").exists()
+
+
+def test_test_per_subset_reaches_the_split(retrieved_copy, offline_profile):
+    """--test-per-subset / the deployment's test_per_subset decide how many pairs each subset gives to test."""
+    data, store, shards = retrieved_copy
+    judge_and_inspect(store, data, offline_profile, shards)
+    tests_by_setting = {}
+    for setting in (0, 2, TEST_PER_SUBSET):   # TEST_PER_SUBSET: the CLI's and the deployment's default
+        run_inline(store, manifest_stage(shards, 2, setting), [GLOBAL_SHARD])
+        manifest = store.read_shard("manifest", GLOBAL_SHARD).to_pylist()
+        tests_by_setting[setting] = Counter(m["subset"] for m in manifest if m["split"] == "test")
+        per_subset = Counter(m["subset"] for m in manifest)
+        assert all(tests_by_setting[setting][s] <= held_out_target(per_subset[s], setting) for s in SUBSETS), \
+            (setting, tests_by_setting[setting])
+    assert sum(tests_by_setting[0].values()) == 0
+    assert 0 < sum(tests_by_setting[2].values()) < sum(tests_by_setting[TEST_PER_SUBSET].values())
+    assert all(n <= 2 for n in tests_by_setting[2].values())
