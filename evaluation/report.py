@@ -20,7 +20,7 @@ from evaluation.protocols import get_protocol
 from evaluation.published import published_for
 from evaluation.test_sets import RAINRAG, WHOLE
 from storage.atomic import atomic_write
-from training.data import SUBSETS
+from storage.vocabulary import SUBSETS
 
 EMPTY = "–"
 

@@ -26,8 +26,7 @@ from evaluation.reading import read_for_scoring
 from storage.images import halves, save_png
 from storage.paths import absolute
 from storage.store import Store
-from training.data import SUBSETS
-from training.layout import read_samples
+from storage.vocabulary import SUBSETS
 
 RAINRAG = "RainRAG"
 WHOLE = "all"  # the subset name of a test set that is a dataset's whole test split
@@ -89,7 +88,7 @@ def manifest_test_sets(store: Store, data_root: Path) -> list[TestSet]:
 def public_test_sets(store: Store, data_root: Path) -> list[TestSet]:
     """One test set per dataset (per layout rule where a dataset's test split has several) of `samples`."""
     groups: dict[str, dict[str, list[TestPair]]] = defaultdict(lambda: defaultdict(list))
-    for row in read_samples(store):
+    for row in store.read_rows("samples"):
         if row["split"] == "test" and row["clean_path"] is not None:
             rule = row["pairing_rule"].split("/", 1)[-1]
             groups[row["dataset"]][rule].append(_pair(row, data_root))

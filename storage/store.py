@@ -100,6 +100,14 @@ class Store:
                 return path
         return None
 
+    def read_rows(self, table: str) -> list[dict]:
+        """Every row of a table's completed parts (shards without one are left out), as dicts."""
+        rows: list[dict] = []
+        for shard in self.shards(table):
+            if self.current_part(table, shard) is not None:
+                rows.extend(self.read_shard(table, shard).to_pylist())
+        return rows
+
     def read_shard(self, table: str, shard: str) -> pa.Table:
         part = self.current_part(table, shard)
         if part is None:

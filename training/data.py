@@ -27,8 +27,8 @@ from torch.utils.data import Dataset
 from storage.fingerprint import fingerprint
 from storage.images import halves, load_rgb8
 from storage.paths import IMAGE_SUFFIXES, fs_rel
+from storage.vocabulary import SUBSETS, subset_folder
 
-SUBSETS = ("DRS", "DRD", "NRS", "NRD")  # label id = index [repo: drs=0, drd=1, nrs=2, nrd=3]
 # The manifest contract as training reads it; `side_by_side` (left_rainy | left_clean) is optional.
 MANIFEST_COLUMNS = ("rainy_path", "clean_path", "subset", "split")
 log = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ def read_layout(root: Path) -> list[Pair]:
     file is its own path."""
     pairs: list[Pair] = []
     for label, subset in enumerate(SUBSETS):
-        folder = subset.lower()
+        folder = subset_folder(subset)
         names = sorted(p.name for p in (root / folder / "input").glob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
         missing = {n for n in names if not (root / folder / "target" / n).exists()}
         if missing:

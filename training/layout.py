@@ -22,9 +22,9 @@ from storage.atomic import atomic_symlink, atomic_write, write_json
 from storage.images import halves, load_rgb8, save_png
 from storage.paths import absolute
 from storage.store import Store
+from storage.vocabulary import SPLITS, SUBSET_OF, subset_folder
 
-SUBSET_OF = {("day", "streak"): "drs", ("day", "drop"): "drd", ("night", "streak"): "nrs", ("night", "drop"): "nrd"}
-SPLITS = ("train", "test")
+FOLDER_OF = {labels: subset_folder(subset) for labels, subset in SUBSET_OF.items()}   # (time, rain) -> drs ...
 
 
 @dataclass(frozen=True)
@@ -39,18 +39,14 @@ class Entry:
 
 def read_samples(store: Store) -> list[dict]:
     """Every row of the completed `samples` parts."""
-    rows: list[dict] = []
-    for shard in store.shards("samples"):
-        if store.current_part("samples", shard) is not None:
-            rows.extend(store.read_shard("samples", shard).to_pylist())
-    return rows
+    return store.read_rows("samples")
 
 
 def place(row: dict, data_root: Path) -> Entry | str:
     """Where a sample goes in the layout, or why it cannot go anywhere."""
     if row["clean_path"] is None:
         return "unpaired"
-    subset = SUBSET_OF.get((row["time_of_day"], row["rain_type"]))
+    subset = FOLDER_OF.get((row["time_of_day"], row["rain_type"]))
     if subset is None:
         return f"subset undecided (time_of_day={row['time_of_day']}, rain_type={row['rain_type']})"
     if row["split"] not in SPLITS:
@@ -81,7 +77,7 @@ def write_entry(entry: Entry, out: Path, copy: bool) -> None:
 def remove_stale(out: Path, entries: list[Entry]) -> int:
     """Delete layout files that the store no longer yields (a dataset removed or re-labelled)."""
     wanted = {(e.split, e.subset, e.name) for e in entries}
-    stale = [p for split in SPLITS for subset in SUBSET_OF.values() for side in ("input", "target")
+    stale = [p for split in SPLITS for subset in FOLDER_OF.values() for side in ("input", "target")
              for p in (out / split / subset / side).glob("*")
              if (split, subset, p.name) not in wanted]
     for path in stale:

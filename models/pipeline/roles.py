@@ -10,6 +10,8 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
+from storage.vocabulary import ANSWERS
+
 # What a captioner may know about an image besides its pixels: the sample's dataset and the labels
 # ingest derived from it. Neural captioners ignore it; the offline captioner states it plainly.
 ImageContext = dict
@@ -64,9 +66,7 @@ class JudgeCase:
     context: ImageContext = field(default_factory=dict)  # dataset and ingest labels of the query
 
 
-# A judge's answer for one case. `answer` is "yes", "no" or "abstain" (anything unparseable), or
-# "error" when the call itself failed (then `error` says why and the vote can be retried).
-ANSWERS = ("yes", "no", "abstain", "error")
+# A judge's answer for one case: one of ANSWERS (storage.vocabulary); `error` says why when the call failed.
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ A hard-MoE layer's cost depends on routing; `routing_range` gives it for the nar
 widest routing, and `routed` for the routing a trained model actually takes on given images (the
 balanced figure is the one that matches the paper; a model whose routing collapsed onto its narrow
 experts costs less and restores worse). Run `python -m models.restoration.complexity` for the table
-of every registered network, with `--checkpoint CKPT --images DIR` for a trained model's routing.
+of every registered network, and `python -m evaluation.routing --checkpoint CKPT --images DIR` for a
+trained model's routing.
 """
 from __future__ import annotations
 
@@ -132,38 +133,11 @@ def routed(model: nn.Module, shares: dict[str, torch.Tensor], shape: tuple[int, 
     return total
 
 
-def report_routed(checkpoint: str, folder: str, shape: tuple[int, ...]) -> None:
-    """A trained model's cost at the routing it takes on the images of `folder`, next to the balanced one."""
-    from pathlib import Path
-
-    from evaluation.inference import load_checkpoint
-    from storage.images import load_rgb8
-
-    net = load_checkpoint(checkpoint, torch.device("cpu")).net
-    paths = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp"))
-    images = [torch.tensor(load_rgb8(p)).permute(2, 0, 1)[None].float() / 255 for p in paths]  # (1, 3, H, W)
-    shares = mean_routing_shares(net, images)
-    balanced, used = routing_range(net, shape)["balanced"], routed(net, shares, shape)
-    print(f"{checkpoint} on {len(images)} images of {folder}, input {shape}:")
-    print(f"  balanced routing  {balanced.macs / 1e9:8.3f} GMACs  {balanced.flops / 1e9:8.3f} GFLOPs")
-    print(f"  routing used      {used.macs / 1e9:8.3f} GMACs  {used.flops / 1e9:8.3f} GFLOPs  "
-          f"({used.macs / balanced.macs:.1%} of balanced)")
-    for name, share in shares.items():
-        print(f"  {name:<28} share of images running each expert: {', '.join(f'{v:.2f}' for v in share.tolist())}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", type=int, default=256, help="square input side (default 256)")
-    parser.add_argument("--checkpoint", help="a trained checkpoint: its cost at the routing it takes on --images")
-    parser.add_argument("--images", help="folder of images to route (with --checkpoint)")
     args = parser.parse_args()
     shape = (1, 3, args.size, args.size)
-    if args.checkpoint:
-        if not args.images:
-            parser.exit(2, "error: --checkpoint needs --images\n")
-        report_routed(args.checkpoint, args.images, shape)
-        return
     print(f"input {shape}; G = 1e9; MACs = conv+linear multiply-adds (the papers' 'FLOPs'); "
           f"FLOPs = FlopCounterMode (2 per multiply-add, attention matmuls included)")
     print(f"{'network':<10} {'params M':>9} {'GMACs':>8} {'GFLOPs':>8}  hard-MoE routing GMACs min..max")

@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from models.pipeline.offline.descriptive import NIGHT_MEDIAN_LUMA, SPOTS_PER_10K, STREAKS_PER_10K
+from storage.vocabulary import RAIN_TYPES, SUBSET_OF, SUBSETS, TIMES_OF_DAY
 
-SUBSETS = ("DRS", "DRD", "NRS", "NRD")   # [repo] label ids 0..3, as training.data reads them
-SUBSET_OF = {("day", "streak"): "DRS", ("day", "drop"): "DRD", ("night", "streak"): "NRS", ("night", "drop"): "NRD"}
+__all__ = ["SUBSETS", "SUBSET_OF", "SubsetDecision", "decide_subset"]
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ def measured_rain(streaks_per_10k: float, spots_per_10k: float) -> str:
 
 def decide_subset(time_of_day: str | None, rain_type: str | None, inspection: dict | None) -> SubsetDecision:
     """The pair's subset from its labels, falling back to its rainy image's measurements."""
-    time_known, rain_known = time_of_day in ("day", "night"), rain_type in ("streak", "drop")
+    time_known, rain_known = time_of_day in TIMES_OF_DAY, rain_type in RAIN_TYPES
     if time_known and rain_known:
         return SubsetDecision(SUBSET_OF[(time_of_day, rain_type)], "dataset")
     if not inspection or inspection.get("status") != "ok":

@@ -10,7 +10,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Iterable
 
-from models.pipeline.roles import ANSWERS, JUDGE_ROLES
+from models.pipeline.roles import JUDGE_ROLES
+from storage.vocabulary import ANSWERS
 
 MIN_YES = 2   # [paper] majority of the three judges
 

@@ -9,13 +9,13 @@ from PIL import Image, ImageDraw
 
 from storage.atomic import atomic_write
 from tasks.image_batches import rainy_loader
-from training.layout import SUBSET_OF
+from storage.vocabulary import SUBSET_OF
 
 CAPTION_H = 30   # pixels of text under each thumbnail
 
 
 def subset_of(row: dict) -> str:
-    return SUBSET_OF.get((row["time_of_day"], row["rain_type"]), "other").upper()
+    return SUBSET_OF.get((row["time_of_day"], row["rain_type"]), "OTHER")
 
 
 def _thumb(load, row: dict, side: int) -> Image.Image:

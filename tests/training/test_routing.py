@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from evaluation.inference import load_checkpoint
+from evaluation.routing import main as routing_main
 from models.restoration.complexity import mean_routing_shares, routed, routing_range
 from storage.images import load_rgb8
 from tests.training.helpers import TINY_UNIRAIN, tiny_config
@@ -25,7 +26,7 @@ def _entropy(share: torch.Tensor) -> float:
     return float(-(p * p.log()).sum()) / math.log(len(share))
 
 
-def test_a_short_run_keeps_the_routing_spread_and_reports_its_cost(layout, tmp_path):
+def test_a_short_run_keeps_the_routing_spread_and_reports_its_cost(layout, tmp_path, capsys):
     config = tiny_config(network_overrides=ROUTING_UNIRAIN, steps=120, val_every=30, ckpt_every=120, log_every=20)
     train(config, layout / "train", tmp_path / "run")
     [checkpoint] = (tmp_path / "run" / "checkpoints").glob("*.pt")
@@ -39,3 +40,8 @@ def test_a_short_run_keeps_the_routing_spread_and_reports_its_cost(layout, tmp_p
     assert len(entropies) == 4 and min(entropies.values()) >= ENTROPY_FLOOR, entropies
     bounds, used = routing_range(net, (1, 3, 64, 64)), routed(net, shares, (1, 3, 64, 64))
     assert bounds["min"].macs < used.macs < bounds["max"].macs
+    # the command a user runs for the same figures
+    folder = next((layout / "test").glob("*/input"))
+    routing_main(["--checkpoint", str(checkpoint), "--images", str(folder), "--size", "64"])
+    printed = capsys.readouterr().out
+    assert "balanced routing" in printed and "% of balanced)" in printed and printed.count("share of images") == 4
