@@ -252,7 +252,7 @@ def _write_blip_large(out: Path) -> None:
 
 
 def caption_section(ctx: Context) -> dict:
-    from models.pipeline.profiles import ModelSpec, load_profile, load_role
+    from models.pipeline.profiles import load_profile, load_role
     from models.pipeline.tiny import build_tiny_models, sample_photos
 
     batch = 2 if ctx.smoke else 64

@@ -1,6 +1,6 @@
 """Restorers for a benchmark: a trained checkpoint (through the network registry) or the identity.
 
-A checkpoint is what training writes (training.checkpoint): a file `ckpt-<step>.pt`, or a run folder
+A checkpoint is what training writes (models.restoration.checkpoints): a file `ckpt-<step>.pt`, or a run folder
 whose newest loadable checkpoint is taken. Its stored config names the network and its overrides, so
 the network is rebuilt exactly as trained. The identity restorer returns the rainy input itself: the
 "input" row of every table.
@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from models.restoration.registry import build
-from training import checkpoint as checkpoints
+from models.restoration import checkpoints
 
 IDENTITY = "identity"
 MULTIPLE = 8  # every registered U-shaped network halves the resolution three times

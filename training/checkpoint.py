@@ -1,27 +1,24 @@
-"""One checkpoint file holds everything a run needs to continue exactly where it stopped.
-
-    <out>/checkpoints/ckpt-<step:08d>.pt
+"""What a training checkpoint holds, and whether a run may continue from one.
 
 Contents: model, optimizer, scheduler and grad-scaler states, the step, the RNG states of python,
 numpy, torch and CUDA for every rank, the resolved config, the data fingerprint, the reweighting
-history and the metrics log. Files are written atomically (temporary name, fsync, rename), so any
-`ckpt-*.pt` is complete; the newest one that loads is the resume point. A checkpoint is a pickle:
-load only checkpoints you trust (your own runs).
+history and the metrics log. The files themselves (where, how written and read) are
+models.restoration.checkpoints, shared with inference.
 """
 from __future__ import annotations
 
 import logging
 import random
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from storage.atomic import atomic_write
+from models.restoration.checkpoints import checkpoint_dir, load_latest, save
 from training.config import RUN_CONTROL, TrainConfig
 
-FORMAT = 1
+__all__ = ["ResumeMismatch", "check_resumable", "checkpoint_dir", "load_latest", "rng_state", "save",
+           "set_rng_state"]
 log = logging.getLogger(__name__)
 
 
@@ -40,33 +37,6 @@ def set_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
     if state["cuda"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def checkpoint_dir(out: Path) -> Path:
-    return Path(out) / "checkpoints"
-
-
-def save(out: Path, state: dict[str, Any], keep: int) -> Path:
-    """Write `state` as the checkpoint of its step and delete all but the `keep` newest."""
-    path = checkpoint_dir(out) / f"ckpt-{state['step']:08d}.pt"
-    atomic_write(path, lambda tmp: torch.save({"format": FORMAT, **state}, tmp))
-    for old in sorted(checkpoint_dir(out).glob("ckpt-*.pt"))[:-keep]:
-        old.unlink()
-    return path
-
-
-def load_latest(out: Path) -> dict[str, Any] | None:
-    """The newest checkpoint that loads, or None for a fresh run."""
-    for path in sorted(checkpoint_dir(out).glob("ckpt-*.pt"), reverse=True):
-        try:
-            # weights_only=False: the RNG states are numpy arrays and tuples, and the file is our own.
-            state = torch.load(path, map_location="cpu", weights_only=False)
-        except Exception as exc:  # a disk that lied about fsync: fall back to the previous checkpoint
-            log.warning("checkpoint %s does not load (%s); trying an older one", path, exc)
-            continue
-        state["path"] = str(path)
-        return state
-    return None
 
 
 def config_differences(saved: dict[str, Any], config: TrainConfig) -> list[str]:
