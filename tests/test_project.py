@@ -37,3 +37,17 @@ def test_ingest_cli_names_the_broken_layouts_file(tmp_path):
     broken.write_text("datasets:\n  - name: X\n    rules: []\n")
     result = _cli("--data-root", str(tmp_path / "data"), "--store", str(tmp_path / "s"), "--layouts", str(broken))
     assert result.returncode == 2 and str(broken) in result.stderr and "origin" in result.stderr
+
+
+def test_a_first_temporary_prefect_server_is_given_time_to_start():
+    """The first start of a temporary server migrates a new database: more than Prefect's 20 s here."""
+    import os
+
+    probe = ("import flows, flows.distill; from prefect.settings import get_current_settings; "
+             "print(get_current_settings().server.ephemeral.startup_timeout_seconds)")
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"}
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.split()[-1] == "120", done.stderr[-2000:]
+    mine = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          env={**env, "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "45"})
+    assert mine.stdout.split()[-1] == "45"   # the user's own setting wins
