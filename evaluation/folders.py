@@ -26,7 +26,7 @@ import numpy as np
 from evaluation.lpips import Lpips
 from evaluation.protocols import get_protocol
 from storage.atomic import write_json
-from evaluation.reading import read_for_scoring
+from evaluation.reading import as_rgb, read_for_scoring
 from storage.paths import IMAGE_SUFFIXES
 
 
@@ -125,7 +125,7 @@ def score_folders(pred_dir: Path, gt_dir: Path, protocols: list[str],
         if restored.shape[:2] != reference.shape[:2]:
             raise ValueError(f"{pred_path} is {restored.shape[1]}×{restored.shape[0]} but its ground truth "
                              f"{gt_path} is {reference.shape[1]}×{reference.shape[0]}")
-        distance = lpips(*_rgb(restored, reference)) if lpips is not None else None
+        distance = lpips(as_rgb(restored), as_rgb(reference)) if lpips is not None else None  # a network on RGB
         identical = restored.shape == reference.shape and np.array_equal(restored, reference)
         for protocol in chosen:
             try:
@@ -135,11 +135,6 @@ def score_folders(pred_dir: Path, gt_dir: Path, protocols: list[str],
                 raise ValueError(f"{pred_path} against {gt_path}, protocol {protocol.name}: {exc}") from exc
             scores[protocol.name].images.append(score)
     return scores
-
-
-def _rgb(*images: np.ndarray) -> list[np.ndarray]:
-    """LPIPS is a network on RGB: grey images replicated."""
-    return [np.repeat(x[..., None], 3, axis=2) if x.ndim == 2 else x for x in images]
 
 
 def write_scores_json(path: Path, scores: dict[str, FolderScore]) -> Path:

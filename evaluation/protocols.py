@@ -37,6 +37,7 @@ from typing import Callable
 import numpy as np
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
+from evaluation.reading import as_rgb
 from evaluation.ssim import SIGMA, ssim
 
 BT601_STUDIO = np.array([65.481, 128.553, 24.966])  # × RGB in [0, 1], + 16
@@ -60,7 +61,7 @@ def _checked(restored: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, n
         raise ValueError(f"restored image is {restored.shape[1]}×{restored.shape[0]} but its ground truth is "
                          f"{reference.shape[1]}×{reference.shape[0]}")
     if _is_grey(restored) != _is_grey(reference):
-        restored, reference = (np.repeat(x[..., None], 3, axis=2) if _is_grey(x) else x for x in (restored, reference))
+        restored, reference = as_rgb(restored), as_rgb(reference)
     return restored, reference
 
 

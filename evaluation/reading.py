@@ -18,6 +18,11 @@ import cv2
 import numpy as np
 
 
+def as_rgb(image: np.ndarray) -> np.ndarray:
+    """(H, W, 3) as it is; a grey (H, W) image with its value in all three channels."""
+    return np.repeat(image[..., None], 3, axis=2) if image.ndim == 2 else image
+
+
 def to_8bit(array: np.ndarray) -> np.ndarray:
     """uint8 data as it is; uint16 as round(v * 255 / 65535); anything else is an error."""
     if array.dtype == np.uint8:

@@ -79,12 +79,17 @@ def attach_contact_sheets(store: Store, shards: list[str], pool: Pool, data_root
     folder = store.reports / "retrieval"
     existing = {p.stem.removeprefix("retrieval-"): p for p in sorted(folder.glob("retrieval-*.png"))}
     sheets = retrieval_sheets(store, shards, pool, data_root, k3) if redraw or not existing else existing
-    if sheets:  # shown in the UI (a browser cannot read the store's files), the files named too
-        lines = "\n\n".join(f"### {subset}\n\n`{path}`\n\n![{subset} contact sheet]({image_data_uri(path)})"
-                            for subset, path in sheets.items())
-        attach(create_markdown_artifact, key="retrieval-contact-sheets", description="queries and their K3 references",
-               markdown=f"Contact sheets (query, then its references with text L2 / image cosine / "
-                        f"SSIM):\n\n{lines}")
+    if sheets:  # encoded on the artifact sender's thread: a rerun's flow thread does not wait for it
+        attach(_contact_sheets_artifact, sheets=sheets)
+
+
+def _contact_sheets_artifact(sheets: dict[str, Path]) -> None:
+    """The contact sheets as images the UI shows (a browser cannot read the store's files), files named too."""
+    lines = "\n\n".join(f"### {subset}\n\n`{path}`\n\n![{subset} contact sheet]({image_data_uri(path)})"
+                        for subset, path in sheets.items())
+    create_markdown_artifact(key="retrieval-contact-sheets", description="queries and their K3 references",
+                             markdown=f"Contact sheets (query, then its references with text L2 / image cosine / "
+                                      f"SSIM):\n\n{lines}")
 
 
 def retry_judge_errors_of(store: Store, stage: Stage, models: Profile, references: dict,
@@ -129,9 +134,13 @@ def attach_manifest(store: Store) -> None:
     logger = get_run_logger()
     manifest, card = publish_manifest(store), dataset_card(store)
     logger.info("manifest: %s; dataset card: %s", manifest, card)
-    attach(create_markdown_artifact, key="dataset-card", description=f"RainRAG dataset card ({card})",
-           markdown=card_with_embedded_plots(card) + f"\n\nManifest: `{manifest}`\n")
+    attach(_card_artifact, card=card, manifest=manifest)
     query_artifact(store, "manifest-summary", MANIFEST_SQL, "RainRAG pairs per subset and split")
+
+
+def _card_artifact(card: Path, manifest: Path) -> None:
+    create_markdown_artifact(key="dataset-card", description=f"RainRAG dataset card ({card})",
+                             markdown=card_with_embedded_plots(card) + f"\n\nManifest: `{manifest}`\n")
 
 
 def current_shards(store: Store) -> list[str]:

@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 from storage.atomic import atomic_write, write_json
 from storage.paths import absolute
 from storage.store import Store
+from storage.vocabulary import subset_folder
 from tasks.manifest import GLOBAL_SHARD, MANIFEST_FILE
 from training.layout import SPLITS, Entry, write_entry
 
@@ -44,7 +45,7 @@ def manifest_entries(manifest: list[dict], data_root: Path, splits: tuple[str, .
         if row["split"] not in splits:
             continue
         suffix = ".png" if row["side_by_side"] else Path(row["rainy_path"]).suffix.lower()
-        entries.append(Entry(row["split"], row["subset"].lower(), f"{row['dataset']}-{row['sample_id']}{suffix}",
+        entries.append(Entry(row["split"], subset_folder(row["subset"]), f"{row['dataset']}-{row['sample_id']}{suffix}",
                              absolute(data_root, row["rainy_path"], row.get("rainy_path_raw")),
                              absolute(data_root, row["clean_path"], row.get("clean_path_raw")), row["side_by_side"]))
     return entries

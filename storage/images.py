@@ -140,7 +140,7 @@ def image_data_uri(path: Path, max_side: int = 1600) -> str:
         image = image.convert("RGB")
         image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
         encoded = {}
-        for fmt, options in (("PNG", {"optimize": True}), ("JPEG", {"quality": 85})):
+        for fmt, options in (("PNG", {}), ("JPEG", {"quality": 85})):   # plots are smaller as PNG, photos as JPEG
             buffer = io.BytesIO()
             image.save(buffer, format=fmt, **options)
             encoded[fmt] = buffer.getvalue()
