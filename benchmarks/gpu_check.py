@@ -77,7 +77,8 @@ def timed(ctx: Context, run: Callable[[], object], repeats: int) -> float:
 def clip_section(ctx: Context) -> dict:
     from benchmarks.clip_embed_gpu import save_vit_l14, stage_path, write_jpegs
     from models.pipeline.adapters.open_clip import OpenClipEncoder
-    from models.pipeline.profiles import ModelSpec, load_profile, load_role
+    from models.pipeline.profiles import ModelSpec, load_profile
+    from models.pipeline.registry import load_role
     from models.pipeline.tiny import build_tiny_models
 
     batch, images = (8, 16) if ctx.smoke else (256, 2048)
@@ -201,7 +202,8 @@ def _write_llava_next_7b(out: Path) -> None:
 
 
 def judge_section(ctx: Context) -> dict:
-    from models.pipeline.profiles import ModelSpec, Profile, load_profile, load_role
+    from models.pipeline.profiles import ModelSpec, Profile, load_profile
+    from models.pipeline.registry import load_role
     from models.pipeline.roles import JudgeCase
     from models.pipeline.tiny import build_tiny_models, sample_photos
 
@@ -252,7 +254,8 @@ def _write_blip_large(out: Path) -> None:
 
 
 def caption_section(ctx: Context) -> dict:
-    from models.pipeline.profiles import load_profile, load_role
+    from models.pipeline.profiles import load_profile
+    from models.pipeline.registry import load_role
     from models.pipeline.tiny import build_tiny_models, sample_photos
 
     batch = 2 if ctx.smoke else 64

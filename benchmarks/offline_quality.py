@@ -29,7 +29,9 @@ import numpy as np
 from corpus import generate_corpus
 from corpus.rain import blur
 from models.pipeline.offline.niqe import FIT_SCALE, FIT_SEED, corpus_pairs
-from models.pipeline.profiles import PREPARERS, load_profile, load_role
+from models.pipeline.profiles import load_profile
+from models.pipeline.registry import load_role
+from models.pipeline.registry import preparer
 from models.pipeline.roles import QualityScorer
 
 OUT_FILE = Path(__file__).with_name("out") / "offline_quality.json"
@@ -65,8 +67,7 @@ def fitted_scorer(models_dir: Path) -> QualityScorer:
     """The `offline` quality role, its model prepared as `make models PROFILE=offline` prepares it."""
     profile = load_profile("offline", models_dir=models_dir)
     spec = profile.roles["quality"]
-    import models.pipeline.adapters  # noqa: F401  (registers the preparers, as `make models` does)
-    PREPARERS[spec.kind](spec, profile)
+    preparer(spec.kind)(spec, profile)
     return load_role(profile, "quality")
 
 

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Literal, Sequence
 
 from models.pipeline.loading import PKG_PREFIX, REVISION_FILE
-from models.pipeline.profiles import PREPARERS, Profile, load_profile, profile_names
+from models.pipeline.profiles import Profile, load_profile, profile_names
+from models.pipeline.registry import PREPARERS, preparer
 from models.pipeline.tiny import TINY_PREFIX, build_tiny_models
 
 Action = Literal["prepare", "build", "package", "download", "none"]
@@ -62,8 +63,6 @@ def _action(kind: str, model_id: str | None) -> Action:
 
 def plan(profile: Profile) -> list[Step]:
     """One step per distinct model of `profile`, in role order; a repo pinned twice must agree."""
-    import models.pipeline.adapters  # noqa: F401  (registers the preparers)
-
     steps: dict[tuple, Step] = {}
     for role, spec in profile.roles.items():
         action = _action(spec.kind, spec.model_id)
@@ -85,7 +84,7 @@ def run(profile: Profile, steps: Sequence[Step]) -> None:
     for step in steps:
         print(step.describe(), flush=True)
         if step.action == "prepare":
-            PREPARERS[step.kind](profile.roles[step.roles[0]], profile)
+            preparer(step.kind)(profile.roles[step.roles[0]], profile)
         elif step.action == "build" and not built_tiny:
             build_tiny_models(Path(profile.models_dir))
             built_tiny = True

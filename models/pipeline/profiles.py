@@ -1,6 +1,7 @@
 """Profiles: which adapter runs each role, as data.
 
-    from models.pipeline.profiles import load_profile, load_role
+    from models.pipeline.profiles import load_profile
+    from models.pipeline.registry import load_role
     profile = load_profile("offline")            # or a path to a YAML file of the same shape
     captioner = load_role(profile, "captioner")  # built once per process and cached
 
@@ -10,11 +11,9 @@ Device and batch size are left out: they change speed, not results.
 """
 from __future__ import annotations
 
-import json
 import os
-import threading
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
@@ -85,48 +84,3 @@ def load_profile(name_or_path: str | Path, models_dir: str | Path | None = None)
         data["models_dir"] = str(models_dir)
     data.setdefault("name", path.stem)
     return Profile.model_validate(data)
-
-
-# kind -> factory(spec, profile) -> an object implementing the role's interface
-Factory = Callable[[ModelSpec, Profile], Any]
-ADAPTERS: dict[str, Factory] = {}
-
-
-def register_adapter(kind: str) -> Callable[[Factory], Factory]:
-    def add(factory: Factory) -> Factory:
-        if kind in ADAPTERS:
-            raise ValueError(f"adapter kind {kind!r} registered twice")
-        ADAPTERS[kind] = factory
-        return factory
-    return add
-
-
-# kind -> prepare(spec, profile): makes a locally built model (e.g. a fitted IQA model) that
-# `make models` creates instead of downloading.
-Preparer = Callable[[ModelSpec, Profile], None]
-PREPARERS: dict[str, Preparer] = {}
-
-
-def register_preparer(kind: str) -> Callable[[Preparer], Preparer]:
-    def add(prepare: Preparer) -> Preparer:
-        PREPARERS[kind] = prepare
-        return prepare
-    return add
-
-
-_loaded: dict[tuple, Any] = {}
-_loading = threading.Lock()
-
-
-def load_role(profile: Profile, role: str) -> Any:
-    """The model for `role`, built once per process (stages on several threads share it)."""
-    import models.pipeline.adapters  # noqa: F401  (fills ADAPTERS; imported here to keep profiles light)
-    spec = profile.roles[role]
-    if spec.kind not in ADAPTERS:
-        raise ValueError(f"profile {profile.name!r}, role {role!r}: unknown adapter kind {spec.kind!r}; "
-                         f"known kinds: {', '.join(sorted(ADAPTERS))}")
-    key = (json.dumps(spec.model_dump(), sort_keys=True, default=str), str(profile.models_dir))
-    with _loading:
-        if key not in _loaded:
-            _loaded[key] = ADAPTERS[spec.kind](spec, profile)
-        return _loaded[key]

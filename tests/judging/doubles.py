@@ -40,16 +40,14 @@ class FailingJudge:
 
 def register() -> None:
     """Register the `test_wrapped_judge` adapter kind (idempotent)."""
-    import models.pipeline.adapters  # noqa: F401  (registers the offline judges it wraps)
-    from models.pipeline.profiles import ADAPTERS, ModelSpec, Profile, register_adapter
+    from models.pipeline.registry import register_adapter
+    register_adapter(KIND, wrapped)
 
-    if KIND in ADAPTERS:
-        return
 
-    @register_adapter(KIND)
-    def wrapped(spec: ModelSpec, profile: Profile) -> FailingJudge:
-        options = dict(spec.options)
-        inner_kind, delay_s, role = options.pop("inner"), float(options.pop("delay_s", 0.0)), options.pop("role")
-        inner = ADAPTERS[inner_kind](spec.model_copy(update={"kind": inner_kind, "options": options}), profile)
-        wanted = [c.split(":", 1) for c in os.environ.get(FAIL_CASES_ENV, "").split(",") if c]
-        return FailingJudge(inner, {sid for r, sid in wanted if r == role}, delay_s=delay_s)
+def wrapped(spec, profile) -> FailingJudge:
+    from models.pipeline.registry import adapter
+    options = dict(spec.options)
+    inner_kind, delay_s, role = options.pop("inner"), float(options.pop("delay_s", 0.0)), options.pop("role")
+    inner = adapter(inner_kind)(spec.model_copy(update={"kind": inner_kind, "options": options}), profile)
+    wanted = [c.split(":", 1) for c in os.environ.get(FAIL_CASES_ENV, "").split(",") if c]
+    return FailingJudge(inner, {sid for r, sid in wanted if r == role}, delay_s=delay_s)

@@ -18,7 +18,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from models.pipeline.judges.prompts import load_prompt
-from models.pipeline.profiles import ModelSpec, Profile, load_role
+from models.pipeline.profiles import ModelSpec, Profile
+from models.pipeline.registry import load_role
 from models.pipeline.roles import ROLES, JudgeCase
 
 REPO = Path(__file__).resolve().parents[2]

@@ -12,7 +12,9 @@ from models.pipeline.judges.answers import parse_answer
 from models.pipeline.judges.prompts import load_prompt
 from models.pipeline.judges.vlm import REMOTE_CODE_ENV, RemoteCodeRefused, judge_chat
 from models.pipeline.loading import MissingModel
-from models.pipeline.profiles import ADAPTERS, Profile, load_profile, load_role
+from models.pipeline.profiles import Profile, load_profile
+from models.pipeline.registry import adapter
+from models.pipeline.registry import load_role
 from models.pipeline.roles import JudgeCase
 from models.pipeline.tiny import build_tiny_models
 
@@ -31,7 +33,7 @@ def fresh(profile: Profile, role: str = "judge_1", seed: int = 0, **changes):
     """A new adapter instance past load_role's cache, with torch reseeded."""
     torch.manual_seed(seed)
     spec = profile.roles[role].model_copy(update=changes)
-    return ADAPTERS[spec.kind](spec, profile)
+    return adapter(spec.kind)(spec, profile)
 
 
 @pytest.mark.parametrize("role, architecture", [("judge_1", "LlavaNextForConditionalGeneration"),

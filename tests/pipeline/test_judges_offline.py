@@ -9,10 +9,11 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
-from models.pipeline.profiles import load_profile, load_role
+from models.pipeline.profiles import load_profile
+from models.pipeline.registry import load_role
 from models.pipeline.roles import JudgeCase
+from storage.images import clean_loader, rainy_loader
 from storage.store import Store
-from tasks.image_batches import clean_loader, rainy_loader
 
 RAIN_LAYER, BACKGROUND, CLEAN_IMAGE = "judge_1", "judge_2", "judge_3"
 

@@ -9,7 +9,8 @@ import torch
 from models.pipeline import fetch
 from models.pipeline.loading import (REVISION_FILE, MissingModel, pick_device, pick_dtype, resolve_model_dir,
                                      run_batched)
-from models.pipeline.profiles import ModelSpec, load_profile, load_role
+from models.pipeline.profiles import ModelSpec, load_profile
+from models.pipeline.registry import load_role
 
 PAPER_REPOS = {
     "Salesforce/blip-image-captioning-large": "2227ac38c9f16105cb0412e7cab4759978a8fd90",

@@ -13,13 +13,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import models.pipeline.adapters  # noqa: F401  (registers the adapters and the niqe preparer)
 from benchmarks.offline_quality import rank_pairs
 from corpus import generate_corpus
 from models.pipeline.loading import MissingModel
-from models.pipeline.offline.niqe import SETTINGS_FILE, NiqeModel, corpus_pairs
-from models.pipeline.offline.niqe import main as niqe_main
-from models.pipeline.profiles import PREPARERS, Profile, load_profile, load_role
+from models.pipeline.offline.niqe import SETTINGS_FILE, NiqeModel
+from models.pipeline.offline.niqe_fitting import corpus_pairs
+from models.pipeline.offline.niqe_fitting import main as niqe_main
+from models.pipeline.profiles import Profile, load_profile
+from models.pipeline.registry import load_role
+from models.pipeline.registry import preparer
 
 HELD_OUT_SEED = 1
 
@@ -40,7 +42,7 @@ def pairs(tmp_path_factory) -> list[tuple[str, np.ndarray, list[np.ndarray]]]:
 def offline(tmp_path_factory) -> Profile:
     profile = load_profile("offline", models_dir=tmp_path_factory.mktemp("models"))
     spec = profile.roles["quality"]
-    PREPARERS[spec.kind](spec, profile)
+    preparer(spec.kind)(spec, profile)
     return profile
 
 
@@ -63,7 +65,7 @@ def test_make_models_keeps_a_model_fitted_with_the_same_settings(offline, capsys
     spec = offline.roles["quality"]
     folder = offline.models_dir / spec.model_id
     before = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
-    PREPARERS[spec.kind](spec, offline)
+    preparer(spec.kind)(spec, offline)
     assert "kept the NIQE model" in capsys.readouterr().out
     assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == before
 

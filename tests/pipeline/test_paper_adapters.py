@@ -10,7 +10,9 @@ import pytest
 import torch
 
 from models.pipeline.loading import resolve_model_dir
-from models.pipeline.profiles import ADAPTERS, Profile, load_role
+from models.pipeline.profiles import Profile
+from models.pipeline.registry import adapter
+from models.pipeline.registry import load_role
 
 CAPTIONS = ["a city street at night in the rain", "a cat by a wet window", "raindrops on a car under grey sky"]
 NEURAL_ROLES = ["captioner", "expander", "keywords", "text_encoder", "keyword_encoder", "image_encoder"]
@@ -21,7 +23,7 @@ def fresh_load(profile: Profile, role: str, seed: int):
     what the first one does only if every weight is loaded and inference draws no random numbers."""
     torch.manual_seed(seed)
     spec = profile.roles[role]
-    return ADAPTERS[spec.kind](spec, profile)
+    return adapter(spec.kind)(spec, profile)
 
 
 @pytest.mark.parametrize("role", NEURAL_ROLES)

@@ -13,7 +13,7 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 
 from models.pipeline.loading import parse_options, pick_device, pick_dtype, resolve_model_dir, run_batched
-from models.pipeline.profiles import ModelSpec, Profile, register_adapter
+from models.pipeline.profiles import ModelSpec, Profile
 from models.pipeline.roles import ImageContext
 
 
@@ -24,7 +24,6 @@ class BlipOptions(BaseModel):
     num_beams: int = Field(1, ge=1)         # 1 = greedy; beams stay deterministic (no sampling)
 
 
-@register_adapter("blip")
 class BlipCaptioner:
     def __init__(self, spec: ModelSpec, profile: Profile):
         from transformers import BlipForConditionalGeneration, BlipProcessor

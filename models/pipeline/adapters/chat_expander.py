@@ -13,7 +13,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from models.pipeline.loading import parse_options, pick_device, pick_dtype, resolve_model_dir, run_batched
-from models.pipeline.profiles import ModelSpec, Profile, register_adapter
+from models.pipeline.profiles import ModelSpec, Profile
 
 # prompt version -> (system message, user message with a {caption} slot)
 PROMPTS: dict[str, tuple[str, str]] = {
@@ -33,7 +33,6 @@ class ChatExpanderOptions(BaseModel):
     max_new_tokens: int = Field(96, ge=1)  # one long sentence is ~40 tokens; the rest is headroom
 
 
-@register_adapter("chat_expander")
 class ChatExpander:
     def __init__(self, spec: ModelSpec, profile: Profile):
         from transformers import AutoModelForCausalLM, AutoTokenizer

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from models.pipeline.adapters.sentence_transformer import load_sentence_transformer
 from models.pipeline.loading import parse_options, run_batched
-from models.pipeline.profiles import ModelSpec, Profile, register_adapter
+from models.pipeline.profiles import ModelSpec, Profile
 
 
 class KeyBertOptions(BaseModel):
@@ -21,7 +21,6 @@ class KeyBertOptions(BaseModel):
     ngram_max: int = Field(2, ge=1)   # longest keyphrase, in words ("heavy rain", "wet road")
 
 
-@register_adapter("keybert")
 class KeyBertExtractor:
     def __init__(self, spec: ModelSpec, profile: Profile):
         from keybert import KeyBERT

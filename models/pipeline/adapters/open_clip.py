@@ -17,10 +17,9 @@ import torch
 from PIL import Image
 
 from models.pipeline.loading import pick_device, pick_dtype, resolve_model_dir, run_batched
-from models.pipeline.profiles import ModelSpec, Profile, register_adapter
+from models.pipeline.profiles import ModelSpec, Profile
 
 
-@register_adapter("open_clip")
 class OpenClipEncoder:
     def __init__(self, spec: ModelSpec, profile: Profile):
         import open_clip

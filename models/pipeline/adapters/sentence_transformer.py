@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from models.pipeline.loading import pick_device, pick_dtype, resolve_model_dir, run_batched
-from models.pipeline.profiles import ModelSpec, Profile, register_adapter
+from models.pipeline.profiles import ModelSpec, Profile
 
 
 def load_sentence_transformer(spec: ModelSpec, profile: Profile):
@@ -22,7 +22,6 @@ def load_sentence_transformer(spec: ModelSpec, profile: Profile):
     return model.eval()
 
 
-@register_adapter("sentence_transformer")
 class SentenceTransformerEncoder:
     def __init__(self, spec: ModelSpec, profile: Profile):
         self.model = load_sentence_transformer(spec, profile)

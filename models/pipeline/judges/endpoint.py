@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from models.pipeline.judges.answers import parse_answer
 from models.pipeline.judges.vlm import judge_chat, load_template
 from models.pipeline.loading import parse_options
-from models.pipeline.profiles import ModelSpec, Profile, register_adapter
+from models.pipeline.profiles import ModelSpec, Profile
 from models.pipeline.roles import JudgeCase, Verdict
 
 RETRIED_STATUS = {408, 429, 500, 502, 503, 504}
@@ -131,6 +131,5 @@ class EndpointJudge:
         return "", f"{self.url} failed {tries} time{'s' if tries > 1 else ''}; last: {why}"
 
 
-@register_adapter("endpoint_judge")
 def endpoint_judge(spec: ModelSpec, profile: Profile) -> EndpointJudge:
     return EndpointJudge(spec, profile)

@@ -41,7 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from scipy import ndimage
 
 from models.pipeline.loading import parse_options
-from models.pipeline.profiles import ModelSpec, Profile, register_adapter
+from models.pipeline.profiles import ModelSpec, Profile
 from models.pipeline.roles import JudgeCase, Verdict
 
 # Side every image is shrunk to for the rain-layer and background measures: enough to see streaks.
@@ -227,16 +227,13 @@ class MeasuredJudge:
         return verdicts
 
 
-@register_adapter("rain_layer_judge")
 def rain_layer_judge(spec: ModelSpec, profile: Profile) -> MeasuredJudge:
     return MeasuredJudge(judge_rain_layer, parse_options(spec, RainLayerOptions))
 
 
-@register_adapter("background_judge")
 def background_judge(spec: ModelSpec, profile: Profile) -> MeasuredJudge:
     return MeasuredJudge(judge_background, parse_options(spec, BackgroundOptions))
 
 
-@register_adapter("clean_image_judge")
 def clean_image_judge(spec: ModelSpec, profile: Profile) -> MeasuredJudge:
     return MeasuredJudge(judge_clean_image, parse_options(spec, CleanImageOptions))

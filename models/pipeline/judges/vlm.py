@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from models.pipeline.judges.answers import parse_answer
 from models.pipeline.judges.prompts import PromptTemplate, load_prompt, prompt_versions
 from models.pipeline.loading import parse_options, pick_device, pick_dtype, resolve_model_dir
-from models.pipeline.profiles import ModelSpec, Profile, register_adapter
+from models.pipeline.profiles import ModelSpec, Profile
 from models.pipeline.roles import JudgeCase, Verdict
 
 REMOTE_CODE_ENV = "RAINRAG_REMOTE_CODE_ALLOW"
@@ -186,6 +186,5 @@ def load_template(spec: ModelSpec, version: str) -> PromptTemplate:
     return load_prompt(version)
 
 
-@register_adapter("vlm_judge")
 def vlm_judge(spec: ModelSpec, profile: Profile) -> VlmJudge:
     return VlmJudge(spec, profile)

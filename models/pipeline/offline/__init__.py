@@ -4,6 +4,5 @@
 - `descriptive`: measured captions and their rule-based expansion (roles `captioner`, `expander`);
 - `descriptors`: weight-free colour and gradient descriptors (role `image_encoder`).
 
-Each module registers its adapters with `models.pipeline.profiles.register_adapter`; they are imported
-by `models.pipeline.adapters`.
+Which kind lives in which module is listed in models.pipeline.registry.
 """

@@ -31,7 +31,7 @@ from PIL import Image
 from scipy import ndimage
 from skimage import color
 
-from models.pipeline.profiles import ModelSpec, Profile, register_adapter
+from models.pipeline.profiles import ModelSpec, Profile
 from models.pipeline.roles import ImageContext
 
 PREFIX = "Measured description: "
@@ -301,11 +301,9 @@ class DescriptiveExpander:
 
 
 # Weight-free and option-free: the spec's batch size changes nothing for a per-image measurement.
-@register_adapter("descriptive_captioner")
 def descriptive_captioner(spec: ModelSpec, profile: Profile) -> DescriptiveCaptioner:
     return DescriptiveCaptioner()
 
 
-@register_adapter("descriptive_expander")
 def descriptive_expander(spec: ModelSpec, profile: Profile) -> DescriptiveExpander:
     return DescriptiveExpander()

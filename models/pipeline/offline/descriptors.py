@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from skimage import color
 
 from models.pipeline.loading import parse_options, run_batched
-from models.pipeline.profiles import ModelSpec, Profile, register_adapter
+from models.pipeline.profiles import ModelSpec, Profile
 
 N_STATS = 5
 # Block weights (colour, layout, gradient, stats), chosen on the sample corpus: the nearest clean
@@ -127,7 +127,6 @@ def describe(images: Sequence[np.ndarray], o: DescriptorOptions) -> np.ndarray:
     return (vector / np.linalg.norm(vector, axis=1, keepdims=True)).astype(np.float32)
 
 
-@register_adapter("descriptors")
 class DescriptorEncoder:
     """The ImageEncoder role without weights; `options` are DescriptorOptions."""
 

@@ -14,29 +14,23 @@ Images are first shrunk to `max_side`, and every per-patch statistic is a sum of
 (`PatchGrid`), so overlapping patches cost hardly more than disjoint ones: about 60 ms for a 512 px
 image on one core, 10 ms for a photo of the sample corpus.
 
-Command line: `python -m models.pipeline.offline.niqe fit --images DIR [DIR...] --out DIR`.
+Fitting it (on the sample corpus for `make models`, or on your own clean images from the command line):
+models.pipeline.offline.niqe_fitting.
 """
 from __future__ import annotations
 
-import argparse
 import json
-import sys
-import tempfile
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 from PIL import Image
 from scipy import ndimage, special
 
 from models.pipeline.loading import MissingModel, resolve_model_dir
-from models.pipeline.profiles import ModelSpec, Profile, register_adapter, register_preparer
+from models.pipeline.profiles import ModelSpec, Profile
 from storage.atomic import atomic_write, write_json
-from storage.images import load_rgb8
-from storage.sources.discover import discover
-from storage.sources.registry import load_registry, locate
-from tasks.image_batches import clean_loader, rainy_loader
 
 MODEL_FILE, SETTINGS_FILE = "niqe.npz", "niqe.json"
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
@@ -247,7 +241,7 @@ class NiqeModel:
         if not (model_file.is_file() and settings_file.is_file()):
             raise MissingModel(f"no fitted NIQE model in {folder} (needs {MODEL_FILE} and {SETTINGS_FILE}); "
                                "fit it with `make models PROFILE=offline` or `python -m "
-                               f"models.pipeline.offline.niqe fit --images DIR --out {folder}`")
+                               f"models.pipeline.offline.niqe_fitting fit --images DIR --out {folder}`")
         with np.load(model_file) as data:
             mean, cov, stored = data["mean"], data["cov"], json.loads(str(data["settings"]))
         described = json.loads(settings_file.read_text(encoding="utf-8"))["settings"]
@@ -270,7 +264,6 @@ class NiqeModel:
         return np.array([-self.distance(image) for image in images], dtype=np.float32)
 
 
-@register_adapter("niqe")
 def niqe_adapter(spec: ModelSpec, profile: Profile) -> NiqeModel:
     """The fitted model under the models dir; options given in the profile must match its settings."""
     model = NiqeModel.load(resolve_model_dir(spec, profile))
@@ -281,78 +274,3 @@ def niqe_adapter(spec: ModelSpec, profile: Profile) -> NiqeModel:
         raise MissingModel(f"NIQE model {spec.model_id!r} was fitted with other settings (asked, fitted): "
                            f"{differ}; fit it again with `make models PROFILE={profile.name}`")
     return model
-
-
-def corpus_pairs(data_root: Path) -> list[tuple[str, np.ndarray, list[np.ndarray]]]:
-    """(dataset, clean image, its rainy images) for every clean image under `data_root`, paired by the
-    same dataset layouts that ingest uses (side-by-side halves split, many-to-one sets grouped)."""
-    load_clean, load_rainy = clean_loader(data_root), rainy_loader(data_root)
-    groups: dict[tuple, tuple[str, np.ndarray, list[np.ndarray]]] = {}
-    for located in locate(data_root, load_registry())[0]:
-        for row in discover(located, data_root):
-            if row["clean_path"] is None or row["problem"] is not None:
-                continue
-            key = (row["clean_path"], row["side_by_side"])
-            if key not in groups:
-                groups[key] = (row["dataset"], load_clean(row), [])
-            groups[key][2].append(load_rainy(row))
-    return list(groups.values())
-
-
-def fit_on_sample_corpus(out_dir: Path, settings: NiqeSettings, seed: int = FIT_SEED, scale: int = FIT_SCALE) -> None:
-    """Generate the sample corpus in a scratch folder and fit on its clean ground truth."""
-    from corpus import generate_corpus  # only `make models` needs it; it costs scorers 2 s of imports
-
-    with tempfile.TemporaryDirectory(prefix="niqe-corpus-") as scratch:
-        generate_corpus(Path(scratch), seed=seed, scale=scale)
-        clean = [image for _, image, _ in corpus_pairs(Path(scratch))]
-    fit_niqe(clean, out_dir, settings, source=f"sample corpus clean ground truth (seed={seed}, scale={scale})")
-
-
-@register_preparer("niqe")
-def prepare_niqe(spec: ModelSpec, profile: Profile) -> None:
-    """`make models`: the offline quality model is fitted here, never downloaded, once."""
-    if spec.model_id is None:
-        raise ValueError(f"profile {profile.name!r}: the niqe adapter needs a model_id (its folder name)")
-    out, settings = Path(profile.models_dir) / spec.model_id, NiqeSettings.from_options(spec.options)
-    try:  # keep a model already fitted with these settings: it may be one fitted on the user's own images
-        if NiqeModel.load(out).settings == settings:
-            print(f"kept the NIQE model already fitted in {out} (delete the folder to fit it again)")
-            return
-    except MissingModel:
-        pass
-    fit_on_sample_corpus(out, settings)
-
-
-def image_files(folders: Sequence[Path]) -> Iterator[Path]:
-    """Image files under each folder, recursively, in a stable order."""
-    for folder in folders:
-        if not folder.is_dir():
-            raise FileNotFoundError(f"{folder} is not a folder")
-        yield from sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m models.pipeline.offline.niqe", description=__doc__.split("\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    fit = commands.add_parser("fit", help="fit the pristine model on folders of clean images")
-    fit.add_argument("--images", type=Path, nargs="+", required=True, help="folders of clean images (recursive)")
-    fit.add_argument("--out", type=Path, required=True, help="model folder, e.g. <models dir>/niqe-sample-corpus")
-    for field in fields(NiqeSettings):
-        fit.add_argument(f"--{field.name.replace('_', '-')}", type=type(field.default), default=field.default)
-    args = parser.parse_args(argv)
-    try:
-        settings = NiqeSettings(**{f.name: getattr(args, f.name) for f in fields(NiqeSettings)})
-    except ValueError as error:
-        parser.error(str(error))
-    files = list(image_files(args.images))
-    if not files:
-        parser.error(f"no image files ({', '.join(sorted(IMAGE_SUFFIXES))}) under {args.images}")
-    fit_niqe((load_rgb8(path) for path in files), args.out, settings,
-             source=", ".join(str(folder) for folder in args.images))
-    print(f"fitted NIQE on {len(files)} images -> {args.out}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
