@@ -3,7 +3,7 @@
     python -m benchmarks.distill_flow [--scale 1] [--repeats 2] [--workers 1] [--profile offline]
 
 In one process, on one corpus, with every model loaded beforehand (a one-off cost per process), on a
-local Prefect server (`flows.server`, SQLite), after a one-task flow and a bare warm-up run:
+local Prefect server (`tools.server`, SQLite), after a one-task flow and a bare warm-up run:
   - flow: `flows.distill.distill` into a fresh store, its thread pool at `--workers` (1 = the bare
     run's parallelism);
   - bare: every stage of the DAG on one plain thread without Prefect (`tasks.ingest.ingest_into_store`, then
@@ -42,29 +42,20 @@ from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from corpus import generate_corpus
-from flows import server
-from flows.distill import POOL_THRESHOLD, distill
+from flows.distill import distill
 from models.pipeline.offline.niqe import fit_niqe
-from models.pipeline.profiles import load_profile, load_role
+from models.pipeline.profiles import load_profile
+from models.pipeline.registry import load_role
 from storage.catalog import query, refresh_catalog
+from storage.images import clean_loader
 from storage.stage import run_inline
 from storage.store import Store
-from tasks.audit import audit_stage, dataset_card
-from tasks.caption import caption_stage
-from tasks.curation.evidence import inspect_stage
-from tasks.curation.split import TEST_PER_SUBSET
-from tasks.embed import embed_stage
-from tasks.image_batches import clean_loader
-from tasks.ingest import ingest_into_store
-from tasks.judge import judge_stage, load_panel
-from tasks.judging.decision import MIN_YES
-from tasks.manifest import GLOBAL_SHARD, manifest_stage, publish_manifest
-from tasks.quality import quality_stage
-from tasks.retrieval.index import IndexConfig
-from tasks.retrieval.pool import load_pool
-from tasks.retrieve import RetrievalConfig, retrieval_sheets, retrieve_stage
-
-K1, K2, K3, SSIM_SIZE = 100, 20, 3, 256   # the flow's defaults
+from tasks.audit import dataset_card
+from tasks.dag import DISTILL, ingest_into_store
+from tasks.manifest import publish_manifest
+from tasks.retrieve import retrieval_sheets
+from tasks.run_context import RunContext
+from tools import server
 
 
 def prepare(workdir: Path, scale: int, profile_name: str):
@@ -95,25 +86,19 @@ def bare_run(data: Path, store: Store, profile, shard_size: int) -> dict[str, fl
         return result
 
     root = data.resolve()
-    shards = timed("ingest", lambda: ingest_into_store(root, store, shard_size=shard_size))
-    for stage in (quality_stage(profile, root, POOL_THRESHOLD), caption_stage(profile, root), embed_stage(profile, root)):
-        timed(stage.name, lambda: run_inline(store, stage, shards))
-    pool = timed("pool", lambda: load_pool(store, shards))
-    retrieval = RetrievalConfig(k1=K1, k2=K2, k3=K3, ssim_size=SSIM_SIZE)
-    timed("retrieve", lambda: run_inline(store, retrieve_stage(store, pool, root, retrieval, IndexConfig()), shards))
-    references = {row["sample_id"]: row for row in pool.rows}
-    timed("judge", lambda: run_inline(store, judge_stage(profile, references, root, load_panel(profile)), shards))
-    timed("inspect", lambda: run_inline(store, inspect_stage(root), shards))
-    timed("manifest", lambda: run_inline(store, manifest_stage(shards, MIN_YES, TEST_PER_SUBSET), [GLOBAL_SHARD]))
-    timed("audit", lambda: run_inline(store, audit_stage(shards), [GLOBAL_SHARD]))
-    timed("products", lambda: (refresh_catalog(store), retrieval_sheets(store, shards, pool, root, K3),
+    timed("ingest", lambda: ingest_into_store(root, store, shard_size=shard_size))
+    run = RunContext.of(store, root, profile)   # the flow's default settings
+    for spec in DISTILL[1:]:   # building a config is timed with its stage (the pool is read by retrieve's)
+        timed(spec.name, lambda: run_inline(store, spec.build(run), spec.shards(run)))
+    timed("products", lambda: (refresh_catalog(store), retrieval_sheets(store, run.shards(), run.pool(), root,
+                                                                        run.settings.k3),
                                publish_manifest(store), dataset_card(store)))
     return times
 
 
 @contextmanager
 def local_prefect(home: Path):
-    """A Prefect server of its own (flows.server, SQLite under `home`), set as this process's API and home."""
+    """A Prefect server of its own (tools.server, SQLite under `home`), set as this process's API and home."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]

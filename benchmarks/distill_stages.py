@@ -22,13 +22,13 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from corpus import generate_corpus
 from models.pipeline.offline.niqe import fit_niqe
-from models.pipeline.profiles import load_profile, load_role
+from models.pipeline.profiles import load_profile
+from models.pipeline.registry import load_role
+from storage.images import clean_loader
 from storage.store import Store
-from tasks.caption import caption_stage
-from tasks.embed import embed_stage
-from tasks.image_batches import MODEL_TIME, clean_loader
-from tasks.ingest import ingest_into_store
-from tasks.quality import quality_stage
+from tasks.dag import BY_NAME, ingest_into_store
+from tasks.image_batches import MODEL_TIME
+from tasks.run_context import RunContext
 from tasks.runner import run_stage
 
 
@@ -48,7 +48,8 @@ def prepare(workdir: Path, scale: int, profile_name: str, shard_size: int):
 @flow(name="bench-distill-stages")
 def timed_stages(data: Path, store: Store, shards: list[str], profile, images: int) -> list[dict]:
     results = []
-    for stage in (quality_stage(profile, data, 0.0), caption_stage(profile, data), embed_stage(profile, data)):
+    run = RunContext.of(store, data, profile, pool_threshold=0.0)
+    for stage in (BY_NAME[name].build(run) for name in ("quality", "caption", "embed")):
         for role in profile.roles:   # load outside the timing: a one-off cost per process
             load_role(profile, role)
         MODEL_TIME.model_s, MODEL_TIME.calls = 0.0, 0

@@ -79,7 +79,7 @@ def ingest_engine(data: Path, store_root: Path) -> int:
     """
     from storage.catalog import refresh_catalog
     from storage.store import Store
-    from tasks.ingest import ingest_into_store
+    from tasks.dag import ingest_into_store
 
     store = Store(store_root)
     shards = ingest_into_store(data, store)

@@ -19,11 +19,15 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from pydantic import ValidationError
+
 from storage.catalog import refresh_catalog
-from storage.images import DEFAULT_MAX_PIXELS
 from storage.sources.registry import LayoutError, Located, folder_names, load_registry, locate, resolve_names
 from storage.store import Store, StoreBusy, StoreUnusable, check_store_root
-from tasks.ingest import drop_stale_shards, ingest_stage, plan_dataset
+from tasks.command_line import add_model_arguments, flag, model_from_arguments, takes_model_fields
+from tasks.dag import ingest_stage
+from tasks.distill_config import IngestConfig
+from tasks.ingest import IngestStageConfig, drop_stale_shards, plan_dataset
 from tasks.runner import query_artifact, run_stage
 
 
@@ -62,16 +66,17 @@ REASONS_SQL = """
 
 
 @flow(name="ingest", task_runner=ThreadPoolTaskRunner(max_workers=os.cpu_count() or 2))
-def ingest(data_root: str, store: str, layouts: list[str] | None = None, datasets: list[str] | None = None,
-           shard_size: int = 2048, max_pixels: int = DEFAULT_MAX_PIXELS) -> list[dict]:
+@takes_model_fields(IngestConfig)
+def ingest(**parameters) -> list[dict]:
     """Ingest every recognised dataset under `data_root` into the table store at `store`."""
+    settings = IngestConfig(**parameters)
     logger = get_run_logger()
-    root, target = Path(data_root).expanduser().resolve(), Store(store)
+    root, target = Path(settings.data_root).expanduser().resolve(), Store(settings.store)
     swept = target.sweep_temporaries()
     if swept:
         logger.info("removed %d half-written files of killed runs (e.g. %s)", len(swept), swept[0])
-    registry = load_registry([Path(p) for p in layouts or []])
-    located, unrecognised = locate(root, registry, datasets)
+    registry = load_registry([Path(p) for p in settings.layouts or []])
+    located, unrecognised = locate(root, registry, settings.datasets)
     if unrecognised:
         logger.warning("folders under %s that match no dataset (add a layout with --layouts): %s",
                        root, ", ".join(unrecognised))
@@ -81,12 +86,12 @@ def ingest(data_root: str, store: str, layouts: list[str] | None = None, dataset
         shutil.rmtree(staging, ignore_errors=True)  # a killed run's leftovers; the ledger holds the truth
         staging.mkdir(parents=True)
         shards: list[str] = []
-        for item, keys in zip(located, discover_task(located, root, staging, shard_size)):
+        for item, keys in zip(located, discover_task(located, root, staging, settings.shard_size)):
             stale = drop_stale_shards(target, item.dataset.name, keys)
             if stale:
                 logger.info("%s: removed %d shards from an earlier shard layout", item.dataset.name, len(stale))
             shards.extend(keys)
-        report = run_stage(target, ingest_stage(root, staging, {"max_pixels": max_pixels}), shards)
+        report = run_stage(target, ingest_stage(IngestStageConfig(settings.max_pixels, root, staging)), shards)
         if refresh_catalog(target):
             logger.info("catalog refreshed: %s", target.catalog_path)
         shutil.rmtree(staging, ignore_errors=True)
@@ -98,25 +103,28 @@ def ingest(data_root: str, store: str, layouts: list[str] | None = None, dataset
     return counts
 
 
-def add_ingest_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of every flow that starts with ingest."""
-    parser.add_argument("--data-root", required=True, help="folder holding one folder per dataset")
-    parser.add_argument("--store", required=True, help="table store folder (created if missing)")
-    parser.add_argument("--layouts", action="append", default=[], metavar="FILE",
-                        help="YAML file of extra or corrected dataset layouts (repeatable)")
-    parser.add_argument("--datasets", nargs="*", help="only these datasets (default: all found)")
-    parser.add_argument("--shard-size", type=int, default=2048)
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="shards processed at once")
-    parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
-                        help="refuse to decode larger images (decompression-bomb guard)")
+def add_workers_argument(parser: argparse.ArgumentParser) -> None:
+    """How many shards run at once: the flow's task runner, chosen when the run starts (not a parameter)."""
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2,
+                        help="shards processed at once (default: the CPU count)")
 
 
-def check_ingest_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+def usage_error(parser: argparse.ArgumentParser, error: ValidationError) -> None:
+    """Exit 2 with one line per bad option: `--min-yes 4: min_yes=4: it must be between ...`."""
+    lines = []
+    for problem in error.errors():
+        name = str(problem["loc"][0]) if problem["loc"] else ""
+        message = problem["msg"].removeprefix("Value error, ")
+        lines.append(f"error: {flag(name)} {problem.get('input')!s}: {message}" if name else f"error: {message}")
+    parser.exit(2, "\n".join(lines) + "\n")
+
+
+def check_ingest_arguments(parser: argparse.ArgumentParser, args: IngestConfig) -> None:
     """Exit 2 in a second, before a Prefect server starts, on a bad store path, layouts file, data root
     or dataset name."""
     try:
         check_store_root(args.store)
-        registry = load_registry([Path(p) for p in args.layouts])
+        registry = load_registry([Path(p) for p in args.layouts or []])
         located, _ = locate(Path(args.data_root), registry, args.datasets)
         asked = resolve_names(registry, args.datasets or [])
     except (LayoutError, FileNotFoundError, StoreUnusable) as exc:
@@ -132,14 +140,18 @@ def check_ingest_arguments(parser: argparse.ArgumentParser, args: argparse.Names
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m flows.ingest", description=ingest.__doc__)
-    add_ingest_arguments(parser)
+    parser = argparse.ArgumentParser(prog="python -m flows.ingest", description=ingest.__doc__.split("\n\n")[0])
+    add_model_arguments(parser, IngestConfig)
+    add_workers_argument(parser)
     args = parser.parse_args(argv)
-    check_ingest_arguments(parser, args)
+    try:
+        settings = model_from_arguments(IngestConfig, args)
+    except ValidationError as exc:
+        usage_error(parser, exc)
+    check_ingest_arguments(parser, settings)
     try:
         run = ingest.with_options(task_runner=ThreadPoolTaskRunner(max_workers=args.workers))
-        counts = run(data_root=args.data_root, store=args.store, layouts=args.layouts, datasets=args.datasets,
-                  shard_size=args.shard_size, max_pixels=args.max_pixels)
+        counts = run(**settings.model_dump())
     except StoreBusy as exc:
         parser.exit(2, f"error: {exc}\n")
     width = max([len("dataset"), *(len(c["dataset"]) for c in counts)])

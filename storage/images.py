@@ -17,11 +17,13 @@ import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from PIL import Image, ImageFile
 
 from storage.atomic import atomic_write
+from storage.paths import absolute
 
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 Image.MAX_IMAGE_PIXELS = None  # rainrag's own limit applies instead (see the module docstring)
@@ -146,3 +148,19 @@ def image_data_uri(path: Path, max_side: int = 1600) -> str:
             encoded[fmt] = buffer.getvalue()
     fmt = min(encoded, key=lambda f: len(encoded[f]))
     return f"data:image/{fmt.lower()};base64,{base64.b64encode(encoded[fmt]).decode('ascii')}"
+
+
+def rainy_loader(data_root: Path) -> Callable[[dict], np.ndarray]:
+    """`samples` row -> its rainy image (the rainy half of a side-by-side file), (H, W, 3) uint8."""
+    def load(row: dict) -> np.ndarray:
+        image = load_rgb8(absolute(data_root, row["rainy_path"], row["rainy_path_raw"]))
+        return halves(image, row["side_by_side"])[0] if row["side_by_side"] else image
+    return load
+
+
+def clean_loader(data_root: Path) -> Callable[[dict], np.ndarray]:
+    """`samples` row -> the clean ground truth of a paired sample, (H, W, 3) uint8."""
+    def load(row: dict) -> np.ndarray:
+        image = load_rgb8(absolute(data_root, row["clean_path"], row["clean_path_raw"]))
+        return halves(image, row["side_by_side"])[1] if row["side_by_side"] else image
+    return load

@@ -92,6 +92,10 @@ class Store:
         folder = self.root / table
         return sorted(p.name.removeprefix("shard=") for p in folder.glob("shard=*") if p.is_dir())
 
+    def current_shards(self, table: str) -> list[str]:
+        """The shards of `table` that hold a part the ledger records as done."""
+        return [s for s in self.shards(table) if self.current_part(table, s) is not None]
+
     def current_part(self, table: str, shard: str) -> Path | None:
         """The part of a shard that the ledger records as done, if any."""
         for path in sorted(self.shard_dir(table, shard).glob("part-*.parquet")):
@@ -102,11 +106,7 @@ class Store:
 
     def read_rows(self, table: str) -> list[dict]:
         """Every row of a table's completed parts (shards without one are left out), as dicts."""
-        rows: list[dict] = []
-        for shard in self.shards(table):
-            if self.current_part(table, shard) is not None:
-                rows.extend(self.read_shard(table, shard).to_pylist())
-        return rows
+        return [row for shard in self.current_shards(table) for row in self.read_shard(table, shard).to_pylist()]
 
     def read_shard(self, table: str, shard: str) -> pa.Table:
         part = self.current_part(table, shard)

@@ -14,24 +14,23 @@ Like the manifest, a global step through the ledger as the shard "all"; the data
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import duckdb
 import numpy as np
 import pyarrow as pa
 
-from storage.fingerprint import fingerprint
 from storage.schemas import AUDIT
-from storage.stage import Stage
+from storage.stage import GLOBAL_SHARD, Parts
 from storage.store import Store
 from tasks.auditing.card import write_card
 from tasks.curation.evidence import hamming
-from tasks.manifest import GLOBAL_SHARD, part_versions, parts
+from tasks.manifest import part_views
 
 STAGE = "audit"
 VERSION = "1"
-INPUTS = ("samples", "quality", "votes", "inspections")
 NEAR_DUPLICATE_BITS = 6   # [ours] of 64; corpus: distinct clean scenes are >= 20 apart at the 1st percentile
 ALIGN_GAIN_MAX = 0.01     # [ours] corpus: aligned pairs gain <= 0.003, a 1/12-width shift >= 0.02
 ALIGN_MIN = 0.5           # [ours] corpus: the worst aligned pair (heavy rain) still correlates at 0.68
@@ -80,7 +79,7 @@ def _hashes(rows: list[dict]) -> tuple[np.ndarray, np.ndarray, list[str]]:
     return np.array(values, np.int64), np.array(owner, np.int64), kind
 
 
-def near_duplicates(train: list[dict], test: list[dict], bits: int = NEAR_DUPLICATE_BITS) -> list[dict]:
+def near_duplicates(train: list[dict], test: list[dict], bits: int) -> list[dict]:
     """One row per (train pair, test sample) whose closest images are within `bits`, closest first."""
     a, a_owner, a_kind = _hashes(train)
     b, b_owner, b_kind = _hashes(test)
@@ -99,7 +98,7 @@ def near_duplicates(train: list[dict], test: list[dict], bits: int = NEAR_DUPLIC
             for (i, j), (d, kind) in sorted(best.items(), key=lambda item: (item[1][0], item[0]))]
 
 
-def misaligned(pairs: list[dict], gain_max: float = ALIGN_GAIN_MAX, minimum: float = ALIGN_MIN) -> list[dict]:
+def misaligned(pairs: list[dict], gain_max: float, minimum: float) -> list[dict]:
     out = []
     for p in pairs:
         shifted, unrelated = p["alignment_gain"] > gain_max, p["alignment"] < minimum
@@ -113,37 +112,34 @@ def misaligned(pairs: list[dict], gain_max: float = ALIGN_GAIN_MAX, minimum: flo
     return out
 
 
-def audit_rows(store: Store, shards: Sequence[str]) -> pa.Table:
+@dataclass(frozen=True)
+class AuditConfig:
+    near_duplicate_bits: int = NEAR_DUPLICATE_BITS
+    align_gain_max: float = ALIGN_GAIN_MAX
+    align_min: float = ALIGN_MIN
+
+    @classmethod
+    def from_run(cls, run: Any) -> AuditConfig:
+        return cls()
+
+
+def audit_rows(parts: Parts, config: AuditConfig) -> pa.Table:
     con = duckdb.connect()
     try:
-        for table, files in [(t, parts(store, t, shards)) for t in INPUTS] + [("manifest", parts(store, "manifest",
-                                                                                               [GLOBAL_SHARD]))]:
-            if not files:
-                raise FileNotFoundError(f"audit needs the {table} table, which {store.root} does not have yet")
-            listed = ", ".join("'" + p.as_posix().replace("'", "''") + "'" for p in files)
-            con.execute(f"create view {table} as select * from read_parquet([{listed}], union_by_name = true)")
-        rows = funnel(con) + near_duplicates(_rows(con, TRAIN_SQL), _rows(con, TEST_SQL)) + misaligned(
-            _rows(con, PAIRS_SQL))
+        if not part_views(con, parts):
+            missing = sorted(t for t, files in parts.files.items() if not files)
+            raise FileNotFoundError(f"audit needs the {', '.join(missing)} table(s), which {parts.store.root} "
+                                    "does not have yet")
+        rows = (funnel(con) + near_duplicates(_rows(con, TRAIN_SQL), _rows(con, TEST_SQL), config.near_duplicate_bits)
+                + misaligned(_rows(con, PAIRS_SQL), config.align_gain_max, config.align_min))
     finally:
         con.close()
     return pa.Table.from_pylist(rows, schema=AUDIT)
 
 
-def audit_stage(shards: Sequence[str]) -> Stage:
-    """Samples, quality, votes, inspections of `shards` and the manifest -> `audit` (shard "all")."""
-    config = {"near_duplicate_bits": NEAR_DUPLICATE_BITS, "align_gain_max": ALIGN_GAIN_MAX, "align_min": ALIGN_MIN}
-
-    def input_fingerprint(store: Store, _: str) -> str:
-        versions = {t: part_versions(store, t, shards) for t in INPUTS}
-        return fingerprint({**versions, "manifest": part_versions(store, "manifest", [GLOBAL_SHARD])})
-
-    def read_input(store: Store, _: str) -> Any:
-        return store
-
-    def compute(store: Store) -> dict[str, pa.Table]:
-        return {"audit": audit_rows(store, shards)}
-
-    return Stage(STAGE, VERSION, ("audit",), config, read_input, input_fingerprint, compute)
+def compute(parts: Parts, config: AuditConfig) -> dict[str, pa.Table]:
+    """Samples, quality, votes, inspections and the manifest -> `audit` (the global shard)."""
+    return {"audit": audit_rows(parts, config)}
 
 
 def dataset_card(store: Store) -> Path:

@@ -6,15 +6,18 @@ batch internally by their profile's batch size.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
 import pyarrow as pa
 
-from models.pipeline.profiles import Profile, load_role
+from models.pipeline.profiles import Profile
+from models.pipeline.registry import load_role
+from storage.images import rainy_loader
 from storage.schemas import CAPTIONS
-from storage.stage import Stage, table_stage
-from tasks.image_batches import MODEL_TIME, decoded_chunks, rainy_loader
+from storage.stage import handle_field, speed_field
+from tasks.image_batches import MODEL_TIME, decoded_chunks
 
 STAGE = "caption"
 VERSION = "1"
@@ -43,13 +46,20 @@ def caption_shard(samples: pa.Table, models: Mapping[str, Any], data_root: Path,
     return pa.Table.from_pylist(out, schema=CAPTIONS)
 
 
-def caption_stage(profile: Profile, data_root: Path) -> Stage:
+@dataclass(frozen=True)
+class CaptionConfig:
+    models: dict                               # identity of the captioner, expander and keyword extractor
+    batch_size: int = speed_field()            # images per captioner call
+    profile: Profile = handle_field()
+    data_root: Path = handle_field()
+
+    @classmethod
+    def from_run(cls, run: Any) -> CaptionConfig:
+        return cls(run.profile.identity(*ROLES), run.profile.roles["captioner"].batch_size, run.profile,
+                   run.data_root)
+
+
+def compute(tables: Mapping[str, pa.Table], config: CaptionConfig) -> dict[str, pa.Table]:
     """`samples` -> `captions` with the profile's captioner, expander and keyword extractor."""
-    config = {"models": profile.identity(*ROLES)}
-
-    def compute(tables: Mapping[str, pa.Table], _: Mapping[str, Any]) -> dict[str, pa.Table]:
-        models = {role: load_role(profile, role) for role in ROLES}
-        chunk = profile.roles["captioner"].batch_size
-        return {"captions": caption_shard(tables["samples"], models, Path(data_root), chunk)}
-
-    return table_stage(STAGE, VERSION, ["samples"], ["captions"], config, compute)
+    models = {role: load_role(config.profile, role) for role in ROLES}
+    return {"captions": caption_shard(tables["samples"], models, config.data_root, config.batch_size)}

@@ -6,16 +6,19 @@ lists; a sample whose caption failed or whose image cannot be read is an error r
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 import pyarrow as pa
 
-from models.pipeline.profiles import Profile, load_role
+from models.pipeline.profiles import Profile
+from models.pipeline.registry import load_role
+from storage.images import rainy_loader
 from storage.schemas import embeddings_schema
-from storage.stage import Stage, table_stage
-from tasks.image_batches import MODEL_TIME, decoded_chunks, rainy_loader
+from storage.stage import handle_field, speed_field
+from tasks.image_batches import MODEL_TIME, decoded_chunks
 
 STAGE = "embed"
 VERSION = "1"
@@ -64,13 +67,21 @@ def embed_shard(samples: pa.Table, captions: pa.Table, models: Mapping[str, Any]
                      pa.array([errors.get(i) for i in ids], pa.string())], schema=schema)
 
 
-def embed_stage(profile: Profile, data_root: Path) -> Stage:
+@dataclass(frozen=True)
+class EmbedConfig:
+    models: dict                               # identity of the text, keyword and image encoders
+    batch_size: int = speed_field()            # images per image-encoder call
+    profile: Profile = handle_field()
+    data_root: Path = handle_field()
+
+    @classmethod
+    def from_run(cls, run: Any) -> EmbedConfig:
+        return cls(run.profile.identity(*ROLES), run.profile.roles["image_encoder"].batch_size, run.profile,
+                   run.data_root)
+
+
+def compute(tables: Mapping[str, pa.Table], config: EmbedConfig) -> dict[str, pa.Table]:
     """`captions` + `samples` -> `embeddings` with the profile's encoders."""
-    config = {"models": profile.identity(*ROLES)}
-
-    def compute(tables: Mapping[str, pa.Table], _: Mapping[str, Any]) -> dict[str, pa.Table]:
-        models = {role: load_role(profile, role) for role in ROLES}
-        chunk = profile.roles["image_encoder"].batch_size
-        return {"embeddings": embed_shard(tables["samples"], tables["captions"], models, Path(data_root), chunk)}
-
-    return table_stage(STAGE, VERSION, ["samples", "captions"], ["embeddings"], config, compute)
+    models = {role: load_role(config.profile, role) for role in ROLES}
+    return {"embeddings": embed_shard(tables["samples"], tables["captions"], models, config.data_root,
+                                      config.batch_size)}

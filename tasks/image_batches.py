@@ -12,32 +12,13 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-from storage.images import halves, load_rgb8
-from storage.paths import absolute
 
 Row = dict
 Loader = Callable[[Row], np.ndarray]
-
-
-def rainy_loader(data_root: Path) -> Loader:
-    """The rainy image of a sample (the rainy half of a side-by-side file)."""
-    def load(row: Row) -> np.ndarray:
-        image = load_rgb8(absolute(data_root, row["rainy_path"], row["rainy_path_raw"]))
-        return halves(image, row["side_by_side"])[0] if row["side_by_side"] else image
-    return load
-
-
-def clean_loader(data_root: Path) -> Loader:
-    """The clean ground truth of a paired sample."""
-    def load(row: Row) -> np.ndarray:
-        image = load_rgb8(absolute(data_root, row["clean_path"], row["clean_path_raw"]))
-        return halves(image, row["side_by_side"])[1] if row["side_by_side"] else image
-    return load
 
 
 @dataclass

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -19,9 +19,9 @@ from storage.images import DEFAULT_MAX_PIXELS, UNREADABLE_FILE, ImageInfo, Image
 from storage.paths import absolute
 from storage.schemas import CANDIDATES, REJECTS, SAMPLES
 from storage.sources.discover import DiscoveryStats, discover
-from storage.sources.registry import Located, load_registry, locate
+from storage.sources.registry import Located
 from storage.sources.staging import stage_shards
-from storage.stage import Stage, run_inline
+from storage.stage import Stage, handle_field
 from storage.store import Store
 
 STAGE = "ingest"
@@ -122,25 +122,32 @@ def ingest_shard(candidates: pa.Table, data_root: Path, max_pixels: int = DEFAUL
             "rejects": pa.Table.from_pylist(rejects, schema=REJECTS)}
 
 
-def ingest_stage(data_root: Path, staging: Path, config: dict[str, Any]) -> Stage:
-    """The ingest Stage over candidate shards staged in `staging/<shard>.parquet`."""
-    data_root = Path(data_root)
-    max_pixels = int(config.get("max_pixels", DEFAULT_MAX_PIXELS))
+@dataclass(frozen=True)
+class IngestStageConfig:
+    max_pixels: int
+    data_root: Path = handle_field()
+    staging: Path = handle_field()          # <staging>/<shard>.parquet: the candidates discovery staged
 
-    def read_input(store: Store, shard: str) -> pa.Table:
-        return pq.read_table(staging / f"{shard}.parquet", schema=CANDIDATES)
 
-    def input_fingerprint(store: Store, shard: str) -> str:
-        rows = read_input(store, shard).drop(["shard_hash"]).to_pylist()
+class StagedCandidates:
+    """The ingest stage's input: a shard's staged candidate rows. Their fingerprint covers the rows and
+    the size and mtime of every file they name, so an unchanged tree is not re-read on a second run."""
+
+    def read(self, store: Store, stage: Stage, shard: str) -> pa.Table:
+        return pq.read_table(stage.config.staging / f"{shard}.parquet", schema=CANDIDATES)
+
+    def fingerprint(self, store: Store, stage: Stage, shard: str) -> str:
+        data_root = stage.config.data_root
+        rows = self.read(store, stage, shard).drop(["shard_hash"]).to_pylist()
         stats = [[_stat(absolute(data_root, r["rainy_path"], r["rainy_path_raw"])),
                   _stat(absolute(data_root, r["clean_path"], r["clean_path_raw"])) if r["clean_path"] else None]
                  for r in rows]
         return fingerprint({"candidates": rows, "stats": stats})
 
-    return Stage(name=STAGE, version=VERSION, outputs=("samples", "rejects"),
-                 config={"max_pixels": max_pixels}, read_input=read_input,
-                 input_fingerprint=input_fingerprint,
-                 compute=lambda candidates: ingest_shard(candidates, data_root, max_pixels))
+
+def compute(candidates: pa.Table, config: IngestStageConfig) -> dict[str, pa.Table]:
+    """Staged candidates -> `samples` + `rejects`."""
+    return ingest_shard(candidates, config.data_root, config.max_pixels)
 
 
 def plan_dataset(located: Located, data_root: Path, staging: Path, shard_size: int) -> tuple[list[str], DiscoveryStats]:
@@ -160,13 +167,3 @@ def drop_stale_shards(store: Store, dataset: str, keep: list[str]) -> list[str]:
             store.drop_shard(table, shard)
         store.ledger.forget_shard(STAGE, shard)
     return stale
-
-
-def ingest_into_store(data_root: Path, store: Store, shard_size: int = 2048) -> list[str]:
-    """Discovery and the ingest stage in this process, without Prefect; returns the sample shards."""
-    staging = store.staging("ingest")
-    staging.mkdir(parents=True, exist_ok=True)
-    located, _ = locate(Path(data_root), load_registry())
-    shards = [key for item in located for key in plan_dataset(item, Path(data_root), staging, shard_size)[0]]
-    run_inline(store, ingest_stage(Path(data_root), staging, {}), shards)
-    return shards

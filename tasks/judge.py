@@ -7,13 +7,13 @@ judge_1..judge_3, loaded once per process. A vote keeps the judge's raw answer, 
 
 Nothing is lost to a failure: an image that cannot be read any more makes that query's three votes
 "error" rows naming the file, and a judge call that fails is an "error" vote with the reason. Such
-votes are re-asked on demand (`retry_errors_stage`): only the failed (query, judge) calls run again,
+votes are re-asked on demand (the stage's repair mode, `REPAIR`): only the failed (query, judge) calls run again,
 every other vote of the shard is kept as it was, and the shard's part is replaced, never appended to.
 """
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -21,12 +21,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from models.pipeline.judges.prompts import load_prompt
-from models.pipeline.profiles import ModelSpec, Profile, load_role
+from models.pipeline.profiles import ModelSpec, Profile
+from models.pipeline.registry import load_role
 from models.pipeline.roles import JUDGE_ROLES, Judge, JudgeCase, Verdict
+from storage.images import clean_loader, rainy_loader
 from storage.schemas import VOTES
-from storage.stage import Stage, table_inputs
-from storage.store import Store
-from tasks.image_batches import clean_loader, decoded_chunks, rainy_loader
+from storage.stage import Repair, handle_field, speed_field
+from tasks.image_batches import decoded_chunks
 
 STAGE = "judge"
 VERSION = "1"
@@ -173,43 +174,43 @@ def retry_errors(samples: pa.Table, retrievals: pa.Table, votes: pa.Table, refer
     return _table(kept + redone)
 
 
-def judge_stage(profile: Profile, references: Mapping[str, dict], data_root: Path,
-                panel: Panel | None = None) -> Stage:
-    """`samples` + `retrievals` -> `votes`. `references`: sample rows of the pool, by sample_id (the
-    pool's own fingerprint is already in the retrievals parts' names, hence in every shard's).
-    Without `panel`, the profile's judges are loaded by the first shard that runs."""
-    config = {"judges": panel.identity(profile) if panel else judges_identity(profile)}
-    read_input, input_fingerprint = table_inputs(["samples", "retrievals"])
+@dataclass(frozen=True)
+class JudgeConfig:
+    """The judges' identity (adapter and prompt of each); the loaded panel, the pool's rows and the
+    data root are handles (the pool's fingerprint is already in every retrievals part's name)."""
+    judges: dict
+    batch_size: int = speed_field(default=0)     # cases per judge call; 0: the profile's
+    profile: Profile | None = handle_field(default=None)
+    references: Mapping[str, dict] = handle_field(default=None)   # pool rows by sample_id
+    data_root: Path | None = handle_field(default=None)
+    panel: Panel | None = handle_field(default=None)              # already loaded judges (tests, tools)
 
-    def compute(tables: Mapping[str, pa.Table]) -> dict[str, pa.Table]:
-        return {"votes": judge_shard(tables["samples"], tables["retrievals"], references, Path(data_root),
-                                     panel or load_panel(profile))}
+    @classmethod
+    def from_run(cls, run: Any) -> JudgeConfig:
+        return cls(judges_identity(run.profile), profile=run.profile, data_root=run.data_root,
+                   references={row["sample_id"]: row for row in run.pool().rows})
 
-    return Stage(STAGE, VERSION, ("votes",), config, read_input, input_fingerprint, compute)
-
-
-def retry_errors_stage(stage: Stage, profile: Profile, references: Mapping[str, dict], data_root: Path,
-                       panel: Panel | None = None) -> Stage:
-    """The judge stage in repair mode: same fingerprint (the same inputs and judges), so the repaired
-    part replaces the shard's part under the same ledger key; its input adds the shard's current votes."""
-    base_read = stage.read_input
-
-    def read_input(store: Store, shard: str) -> dict[str, pa.Table]:
-        return {**base_read(store, shard), "votes": store.read_shard("votes", shard)}
-
-    def compute(tables: Mapping[str, pa.Table]) -> dict[str, pa.Table]:
-        return {"votes": retry_errors(tables["samples"], tables["retrievals"], tables["votes"], references,
-                                      Path(data_root), panel or load_panel(profile))}
-
-    return Stage(stage.name, stage.version, stage.outputs, stage.config, read_input, stage.input_fingerprint, compute)
+    def load_panel(self) -> Panel:
+        panel = self.panel or load_panel(self.profile)
+        return replace(panel, batch_size=self.batch_size) if self.batch_size else panel
 
 
-def shards_with_error_votes(store: Store, stage: Stage, shards: Sequence[str]) -> list[str]:
-    """Done shards (at the stage's current fingerprint) whose votes hold at least one error."""
-    found = []
-    for shard in shards:
-        if store.ledger.is_done(stage.name, shard, stage.shard_fingerprint(store, shard)):
-            votes = store.read_shard("votes", shard).select(["answer"])
-            if pc.any(pc.equal(votes["answer"], "error")).as_py():
-                found.append(shard)
-    return found
+def compute(tables: Mapping[str, pa.Table], config: JudgeConfig) -> dict[str, pa.Table]:
+    """`samples` + `retrievals` -> `votes`: every query asked of every judge."""
+    return {"votes": judge_shard(tables["samples"], tables["retrievals"], config.references, config.data_root,
+                                 config.load_panel())}
+
+
+def has_error_votes(outputs: Mapping[str, pa.Table]) -> bool:
+    return bool(pc.any(pc.equal(outputs["votes"]["answer"], "error")).as_py())
+
+
+def repair_errors(tables: Mapping[str, pa.Table], outputs: Mapping[str, pa.Table],
+                  config: JudgeConfig) -> dict[str, pa.Table]:
+    """The repair mode: only the failed (query, judge) calls are asked again, every other vote is kept,
+    and the shard's part is replaced under the same fingerprint (the same inputs and judges)."""
+    return {"votes": retry_errors(tables["samples"], tables["retrievals"], outputs["votes"], config.references,
+                                  config.data_root, config.load_panel())}
+
+
+REPAIR = Repair(needed=has_error_votes, compute=repair_errors)

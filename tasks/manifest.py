@@ -2,7 +2,7 @@
 
 A global step, not a per-shard one: the train/test split has to see every kept pair at once (a clean
 background may be shared across shards and datasets). It still goes through the ledger as the single
-shard "all", whose input fingerprint is made of every current part it reads (name and ledger time), so
+shard "all" (storage.stage.AllShards), whose input fingerprint is made of every current part it reads, so
 a rerun with nothing new skips it, and a new vote anywhere, or another --min-yes, rebuilds it.
 
 A pair enters when it is paired, at least `min_yes` judges said yes (storage of the rule:
@@ -13,26 +13,25 @@ fingerprint of the configuration that produced the manifest.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import duckdb
 import pyarrow as pa
 
+from models.pipeline.offline.descriptive import NIGHT_MEDIAN_LUMA, SPOTS_PER_10K, STREAKS_PER_10K
 from storage.atomic import atomic_write
 from storage.fingerprint import fingerprint
 from storage.schemas import MANIFEST
-from storage.stage import Stage
+from storage.stage import GLOBAL_SHARD, Parts, fingerprinted
 from storage.store import Store
-from models.pipeline.offline.descriptive import NIGHT_MEDIAN_LUMA, SPOTS_PER_10K, STREAKS_PER_10K
 from tasks.curation.split import TEST_SHARE_MAX, split_pairs
 from tasks.curation.subsets import decide_subset
 from tasks.judging.decision import VoteCount, check_min_yes, keep
 
 STAGE = "manifest"
 VERSION = "2"  # 2: the raw bytes of non-UTF-8 paths travel with the pairs
-GLOBAL_SHARD = "all"
-INPUTS = ("samples", "quality", "retrievals", "votes", "inspections")
 MANIFEST_FILE = "manifest.parquet"   # <store>/manifest.parquet: what `flows.train --data` reads
 
 CANDIDATES_SQL = """
@@ -58,29 +57,22 @@ where s.clean_path is not null
 order by s.sample_id"""
 
 
-def parts(store: Store, table: str, shards: Sequence[str]) -> list[Path]:
-    return [p for p in (store.current_part(table, s) for s in shards) if p is not None]
+def part_views(con: duckdb.DuckDBPyConnection, parts: Parts) -> bool:
+    """One view per input table over its part files; False when a table has none yet."""
+    for table, files in parts.files.items():
+        if not files:
+            return False
+        listed = ", ".join("'" + p.as_posix().replace("'", "''") + "'" for p in files)
+        con.execute(f"create view {table} as select * from read_parquet([{listed}], union_by_name = true)")
+    return True
 
 
-def part_versions(store: Store, table: str, shards: Sequence[str]) -> list[tuple[str, float]]:
-    """(part name, when its ledger record was written) of each current part. The name alone would miss
-    a part rewritten under the same key: the judge's retry of failed calls replaces a votes part so."""
-    versions = []
-    for path in parts(store, table, shards):
-        shard, key = path.parent.name.removeprefix("shard="), path.stem.removeprefix("part-")
-        versions.append((path.name, max(r.finished for r in store.ledger.find(shard, key) if r.status == "done")))
-    return versions
-
-
-def candidates(store: Store, shards: Sequence[str]) -> list[dict]:
+def candidates(parts: Parts) -> list[dict]:
     """Every judged pair with its votes, scores and measurements (one query over the current parts)."""
     con = duckdb.connect()
     try:
-        for table in INPUTS:
-            files = ", ".join("'" + p.as_posix().replace("'", "''") + "'" for p in parts(store, table, shards))
-            if not files:
-                return []
-            con.execute(f"create view {table} as select * from read_parquet([{files}], union_by_name = true)")
+        if not part_views(con, parts):
+            return []
         cursor = con.execute(CANDIDATES_SQL)
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row)) for row in cursor.fetchall()]
@@ -105,27 +97,36 @@ def build_manifest(rows: list[dict], min_yes: int, test_per_subset: int, config:
     return pa.Table.from_pylist([{**r, "split": split[r["sample_id"]]} for r in kept], schema=MANIFEST)
 
 
-def manifest_stage(shards: Sequence[str], min_yes: int, test_per_subset: int,
-                   provenance: Mapping[str, Any] | None = None) -> Stage:
-    """The global step over `shards` of every input table -> `manifest` (shard "all").
+@dataclass(frozen=True)
+class ManifestConfig:
+    """The selection rule's settings, and the run's provenance (`upstream`: the models and every setting
+    of tasks.distill_config that can change RainRAG), whose fingerprint every row carries as `config`."""
+    min_yes: int
+    test_per_subset: int
+    test_share_max: float = TEST_SHARE_MAX
+    image_evidence: tuple[float, float, float] = (NIGHT_MEDIAN_LUMA, STREAKS_PER_10K, SPOTS_PER_10K)
+    upstream: dict = field(default_factory=dict)
 
-    `provenance`: the settings of the stages before (models, retrieval, pool threshold); with the rule's
-    own settings it makes the `config` fingerprint stored in every row, equal for equal settings in any store.
-    """
-    config = {"min_yes": check_min_yes(min_yes), "test_per_subset": test_per_subset, "test_share_max": TEST_SHARE_MAX,
-              "image_evidence": [NIGHT_MEDIAN_LUMA, STREAKS_PER_10K, SPOTS_PER_10K], "upstream": dict(provenance or {})}
-    config_id = fingerprint({"stage": STAGE, "version": VERSION, "config": config})
+    def __post_init__(self) -> None:
+        check_min_yes(self.min_yes)
+        if self.test_per_subset < 0:
+            raise ValueError(f"test_per_subset={self.test_per_subset} must be >= 0")
 
-    def input_fingerprint(store: Store, _: str) -> str:
-        return fingerprint({t: part_versions(store, t, shards) for t in INPUTS})
+    @classmethod
+    def from_run(cls, run: Any) -> ManifestConfig:
+        s = run.settings
+        return cls(s.min_yes, s.test_per_subset,
+                   upstream={"models": run.profile.identity(*run.profile.roles), "settings": s.provenance()})
 
-    def read_input(store: Store, _: str) -> list[dict]:
-        return candidates(store, shards)
+    @property
+    def config_id(self) -> str:
+        """Equal for equal settings, in any store."""
+        return fingerprint({"stage": STAGE, "version": VERSION, "config": fingerprinted(self)})
 
-    def compute(rows: list[dict]) -> dict[str, pa.Table]:
-        return {"manifest": build_manifest(rows, min_yes, test_per_subset, config_id)}
 
-    return Stage(STAGE, VERSION, ("manifest",), config, read_input, input_fingerprint, compute)
+def compute(parts: Parts, config: ManifestConfig) -> dict[str, pa.Table]:
+    """Every current part of the input tables -> `manifest` (the global shard)."""
+    return {"manifest": build_manifest(candidates(parts), config.min_yes, config.test_per_subset, config.config_id)}
 
 
 def publish_manifest(store: Store) -> Path:

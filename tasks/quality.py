@@ -6,15 +6,18 @@ starts `pending` for every pool member, for the manual selection to settle.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
 import pyarrow as pa
 
-from models.pipeline.profiles import Profile, load_role
+from models.pipeline.profiles import Profile
+from models.pipeline.registry import load_role
+from storage.images import clean_loader, rainy_loader
 from storage.schemas import QUALITY
-from storage.stage import Stage, table_stage
-from tasks.image_batches import MODEL_TIME, clean_loader, decoded_chunks, rainy_loader
+from storage.stage import handle_field, speed_field
+from tasks.image_batches import MODEL_TIME, decoded_chunks
 
 STAGE = "quality"
 VERSION = "1"
@@ -63,13 +66,22 @@ def score_shard(samples: pa.Table, scorer: Any, data_root: Path, pool_threshold:
     return pa.Table.from_pylist(out, schema=QUALITY)
 
 
-def quality_stage(profile: Profile, data_root: Path, pool_threshold: float) -> Stage:
+@dataclass(frozen=True)
+class QualityConfig:
+    models: dict                               # identity of the profile's quality scorer
+    pool_threshold: float                      # a real rainy image scoring at least this enters the pool
+    batch_size: int = speed_field()
+    profile: Profile = handle_field()
+    data_root: Path = handle_field()
+
+    @classmethod
+    def from_run(cls, run: Any) -> QualityConfig:
+        return cls(run.profile.identity("quality"), run.settings.pool_threshold,
+                   run.profile.roles["quality"].batch_size, run.profile, run.data_root)
+
+
+def compute(tables: Mapping[str, pa.Table], config: QualityConfig) -> dict[str, pa.Table]:
     """`samples` -> `quality` with the profile's quality scorer."""
-    config = {"models": profile.identity("quality"), "pool_threshold": pool_threshold}
-
-    def compute(tables: Mapping[str, pa.Table], _: Mapping[str, Any]) -> dict[str, pa.Table]:
-        scorer = load_role(profile, "quality")
-        chunk = profile.roles["quality"].batch_size
-        return {"quality": score_shard(tables["samples"], scorer, Path(data_root), pool_threshold, chunk)}
-
-    return table_stage(STAGE, VERSION, ["samples"], ["quality"], config, compute)
+    scorer = load_role(config.profile, "quality")
+    return {"quality": score_shard(tables["samples"], scorer, config.data_root, config.pool_threshold,
+                                   config.batch_size)}

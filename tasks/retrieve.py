@@ -22,12 +22,13 @@ import pyarrow.compute as pc
 import torch
 
 from storage.fingerprint import fingerprint
+from storage.images import rainy_loader
 from storage.schemas import RETRIEVALS
-from storage.stage import Stage, table_stage
+from storage.stage import handle_field
 from storage.store import Store
-from tasks.image_batches import rainy_loader
-from tasks.retrieval.contact_sheet import contact_sheets, subset_of
+from storage.vocabulary import SUBSETS
 from tasks.retrieval.cascade import text_level, visual_level
+from tasks.retrieval.contact_sheet import contact_sheets, subset_of
 from tasks.retrieval.index import IndexConfig, TextIndex, cached_index
 from tasks.retrieval.pool import Pool, vectors
 from tasks.retrieval.ssim import reference_terms, ssim_one_to_many, to_gray_square
@@ -40,10 +41,23 @@ SSIM_DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 @dataclass(frozen=True)
 class RetrievalConfig:
-    k1: int = 100         # [ours] text level survivors (the paper publishes no K1)
-    k2: int = 20          # [ours] visual level survivors
-    k3: int = 3           # [ours] the retrieved set S(q) handed to the judges
-    ssim_size: int = 256  # [ours] both images resized to ssim_size² grayscale before SSIM
+    """The retrieve stage's config: the cascade's sizes (defaults: tasks.distill_config), the index
+    settings and the pool's fingerprint; the pool itself and where the index is kept are handles."""
+    k1: int               # text level survivors (the paper publishes no K1)
+    k2: int               # visual level survivors
+    k3: int               # the retrieved set S(q) handed to the judges
+    ssim_size: int        # both images resized to ssim_size² grayscale before SSIM
+    index: IndexConfig = IndexConfig()
+    pool: str = ""        # the reference pool's fingerprint
+    members: Pool | None = handle_field(default=None)
+    index_dir: Path | None = handle_field(default=None)   # <store>/_indexes
+    data_root: Path | None = handle_field(default=None)
+
+    @classmethod
+    def from_run(cls, run: Any) -> RetrievalConfig:
+        s, pool = run.settings, run.pool()
+        return cls(s.k1, s.k2, s.k3, s.ssim_size, IndexConfig(), pool.fingerprint, pool,
+                   run.store.root / "_indexes", run.data_root)
 
 
 def exclusion_keys(row: Mapping[str, Any]) -> list[str]:
@@ -121,25 +135,31 @@ def retrieve_shard(samples: pa.Table, embeddings: pa.Table, pool: Pool, index: T
     return pa.Table.from_pylist(out, schema=RETRIEVALS)
 
 
-def retrieve_stage(store: Store, pool: Pool, data_root: Path, config: RetrievalConfig,
-                   index_config: IndexConfig) -> Stage:
-    """`samples` + `embeddings` -> `retrievals` against `pool` (its fingerprint is part of the config)."""
-    index_key = fingerprint([pool.fingerprint, asdict(index_config)])   # a new index setting builds a new index
-    index = cached_index(store.root / "_indexes", index_key, lambda: pool.text, index_config) if len(pool) else None
-    stage_config = {**asdict(config), "index": asdict(index_config), "pool": pool.fingerprint}
+_INDEXES: dict[tuple[str, str], TextIndex] = {}   # per process: every shard of a run (or worker) shares one
 
-    def compute(tables: Mapping[str, pa.Table], _: Mapping[str, Any]) -> dict[str, pa.Table]:
-        return {"retrievals": retrieve_shard(tables["samples"], tables["embeddings"], pool, index, Path(data_root),
-                                             config)}
 
-    return table_stage(STAGE, VERSION, ["samples", "embeddings"], ["retrievals"], stage_config, compute)
+def text_index(config: RetrievalConfig) -> TextIndex:
+    """The pool's FAISS index, built once per pool fingerprint and index setting (cached on disk too)."""
+    key = fingerprint([config.pool, asdict(config.index)])   # a new index setting builds a new index
+    if (str(config.index_dir), key) not in _INDEXES:
+        _INDEXES[str(config.index_dir), key] = cached_index(config.index_dir, key, lambda: config.members.text,
+                                                            config.index)
+    return _INDEXES[str(config.index_dir), key]
+
+
+def compute(tables: Mapping[str, pa.Table], config: RetrievalConfig) -> dict[str, pa.Table]:
+    """`samples` + `embeddings` -> `retrievals` against the reference pool."""
+    pool = config.members
+    index = text_index(config) if len(pool) else None
+    return {"retrievals": retrieve_shard(tables["samples"], tables["embeddings"], pool, index, config.data_root,
+                                         config)}
 
 
 def retrieval_sheets(store: Store, shards: list[str], pool: Pool, data_root: Path, k3: int,
                      per_subset: int = 4) -> dict[str, Path]:
     """Contact sheets of the first queries of each subset, read shard by shard until every subset is full."""
     known = {row["sample_id"]: row for row in pool.rows}
-    tables, queries_of = [], {subset: set() for subset in ("DRS", "DRD", "NRS", "NRD")}
+    tables, queries_of = [], {subset: set() for subset in SUBSETS}
     for shard in shards:
         if store.current_part("retrievals", shard) is None:
             continue
@@ -149,7 +169,7 @@ def retrieval_sheets(store: Store, shards: list[str], pool: Pool, data_root: Pat
         tables.append(retrievals)
         for query_id in set(retrievals["query_id"].to_pylist()):
             queries_of.setdefault(subset_of(samples[query_id]), set()).add(query_id)
-        if all(len(queries_of[s]) >= per_subset for s in ("DRS", "DRD", "NRS", "NRD")):
+        if all(len(queries_of[s]) >= per_subset for s in SUBSETS):
             break
     if not tables:
         return {}

@@ -46,15 +46,22 @@ class StageReport:
         return sum(r.rows.get(table, 0) for r in self.done)
 
 
-def run_stage(store: Store, stage: Stage, shards: list[str]) -> StageReport:
-    """Run `stage` over `shards` on the flow's task runner, skipping what the ledger has done."""
+def run_stage(store: Store, stage: Stage, shards: list[str], repair: bool = False) -> StageReport:
+    """Run `stage` over `shards` on the flow's task runner, skipping what the ledger has done.
+
+    With `repair`, the stage's repair mode instead (storage.stage.Repair): only the done shards whose
+    outputs hold something to redo run, e.g. the judge calls that failed."""
     logger = get_run_logger()
-    pending, done = plan(store, stage, shards)
-    report = StageReport(stage=stage.name, skipped=len(done))
-    logger.info("%s: %d shards, %d already done, %d to run", stage.name, len(shards), len(done), len(pending))
+    pending, done = plan(store, stage, shards, repair)
+    name = f"{stage.name} (repair)" if repair else stage.name
+    report = StageReport(stage=name, skipped=len(done))
+    if repair:
+        logger.info("%s: %d of %d shards have something to repair", name, len(pending), len(shards))
+    else:
+        logger.info("%s: %d shards, %d already done, %d to run", name, len(shards), len(done), len(pending))
     if not pending:
         return report
-    progress = attach(create_progress_artifact, progress=0.0, description=f"{stage.name}: shards done")
+    progress = attach(create_progress_artifact, progress=0.0, description=f"{name}: shards done")
     shown, finished = None, 0
     futures = {run_shard_task.submit(store, stage, item): item for item in pending}
     try:
@@ -67,7 +74,7 @@ def run_stage(store: Store, stage: Stage, shards: list[str]) -> StageReport:
                 record = store.ledger.get(stage.name, item.shard, item.fingerprint)
                 report.failed[item.shard] = record.error if record and record.error else str(future.state.message)
                 last_line = report.failed[item.shard].strip().splitlines()[-1]
-                logger.error("%s/%s failed: %s", stage.name, item.shard, last_line)
+                logger.error("%s/%s failed: %s", name, item.shard, last_line)
             # the first finished shard moves the bar at once, later ones at most every PROGRESS_EVERY_S
             if finished < len(pending) and (shown is None or time.monotonic() - shown >= PROGRESS_EVERY_S):
                 attach(_update_progress, artifact=progress, progress=100.0 * finished / len(pending))
@@ -76,8 +83,8 @@ def run_stage(store: Store, stage: Stage, shards: list[str]) -> StageReport:
         failed = f", {len(report.failed)} failed" if report.failed else ""
         stopped = "" if finished == len(pending) else f", stopped after {finished} of {len(pending)}"
         attach(_update_progress, artifact=progress, progress=100.0 * finished / len(pending),
-               description=f"{stage.name}: {len(report.done)} of {len(pending)} shards done{failed}{stopped}")
-    logger.info("%s: %d shards computed, %d failed", stage.name, len(report.done), len(report.failed))
+               description=f"{name}: {len(report.done)} of {len(pending)} shards done{failed}{stopped}")
+    logger.info("%s: %d shards computed, %d failed", name, len(report.done), len(report.failed))
     return report
 
 

@@ -26,7 +26,7 @@ def corpus_store(tmp_path_factory) -> tuple[Path, Path, list[str]]:
     """
     from corpus import generate_corpus
     from storage.store import Store
-    from tasks.ingest import ingest_into_store
+    from tasks.dag import ingest_into_store
 
     root = tmp_path_factory.mktemp("corpus")
     generate_corpus(root / "data", seed=0, scale=1)

@@ -11,6 +11,7 @@
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -20,9 +21,10 @@ from PIL import Image
 from scipy import fft, ndimage
 
 from models.pipeline.offline.descriptive import NIGHT_MEDIAN_LUMA, measure
+from storage.images import clean_loader, rainy_loader
 from storage.schemas import INSPECTIONS
-from storage.stage import Stage, table_stage
-from tasks.image_batches import clean_loader, decoded_chunks, rainy_loader
+from storage.stage import handle_field
+from tasks.image_batches import decoded_chunks
 
 STAGE = "inspect"
 VERSION = "1"
@@ -101,12 +103,18 @@ def inspect_shard(samples: pa.Table, data_root: Path, chunk: int = 16) -> pa.Tab
     return pa.Table.from_pylist(sorted(out, key=lambda r: order[r["sample_id"]]), schema=INSPECTIONS)
 
 
-def inspect_stage(data_root: Path) -> Stage:
+@dataclass(frozen=True)
+class InspectConfig:
+    phash: tuple[int, int] = (PHASH_SIDE, PHASH_BITS)
+    align: tuple[int, float, int] = (ALIGN_SIDE, ALIGN_SIGMA, ALIGN_SHIFT)
+    night: float = NIGHT_MEDIAN_LUMA
+    data_root: Path = handle_field(default=None)
+
+    @classmethod
+    def from_run(cls, run: Any) -> InspectConfig:
+        return cls(data_root=run.data_root)
+
+
+def compute(tables: Mapping[str, pa.Table], config: InspectConfig) -> dict[str, pa.Table]:
     """`samples` -> `inspections` (no model: nothing but the data and this code decides it)."""
-    config = {"phash": [PHASH_SIDE, PHASH_BITS], "align": [ALIGN_SIDE, ALIGN_SIGMA, ALIGN_SHIFT],
-              "night": NIGHT_MEDIAN_LUMA}
-
-    def compute(tables: Mapping[str, pa.Table], _: Mapping[str, Any]) -> dict[str, pa.Table]:
-        return {"inspections": inspect_shard(tables["samples"], Path(data_root))}
-
-    return table_stage(STAGE, VERSION, ["samples"], ["inspections"], config, compute)
+    return {"inspections": inspect_shard(tables["samples"], config.data_root)}

@@ -8,7 +8,7 @@ import pyarrow as pa
 from PIL import Image, ImageDraw
 
 from storage.atomic import atomic_write
-from tasks.image_batches import rainy_loader
+from storage.images import rainy_loader
 from storage.vocabulary import SUBSET_OF
 
 CAPTION_H = 30   # pixels of text under each thumbnail

@@ -4,7 +4,7 @@ from __future__ import annotations
 import yaml
 
 from flows.distill import distill
-from flows.server import PROCESS_POOL, ROOT, deployment_pools
+from tools.server import PROCESS_POOL, ROOT, deployment_pools
 
 ISSUE_PARAMETERS = {"data_root", "store", "profile", "k1", "k2", "k3", "pool_threshold", "min_yes",
                     "test_per_subset", "retry_judge_errors"}

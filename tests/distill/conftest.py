@@ -9,15 +9,10 @@ import pytest
 
 from models.pipeline.offline.niqe import fit_niqe
 from models.pipeline.profiles import Profile, load_profile
+from storage.images import clean_loader
 from storage.stage import run_inline
 from storage.store import Store
-from tasks.caption import caption_stage
-from tasks.embed import embed_stage
-from tasks.image_batches import clean_loader
-from tasks.quality import quality_stage
-from tasks.retrieval.index import IndexConfig
-from tasks.retrieval.pool import load_pool
-from tasks.retrieve import RetrievalConfig, retrieve_stage
+from tests.distill.stages import build
 
 
 def private_copy(corpus_store, store_root: Path, tmp_path: Path) -> tuple[Path, Store, list[str]]:
@@ -52,9 +47,8 @@ def embedded_store(corpus_store, offline_profile, tmp_path_factory) -> Path:
     data, store_root, shards = corpus_store
     root = tmp_path_factory.mktemp("embedded") / "store"
     shutil.copytree(store_root, root)
-    for stage in (quality_stage(offline_profile, data, -1e9), caption_stage(offline_profile, data),
-                  embed_stage(offline_profile, data)):
-        run_inline(Store(root), stage, shards)
+    for name in ("quality", "caption", "embed"):
+        run_inline(Store(root), build(name, Store(root), data, offline_profile, pool_threshold=-1e9), shards)
     return root
 
 
@@ -64,14 +58,13 @@ def embedded_copy(corpus_store, embedded_store, tmp_path) -> tuple[Path, Store, 
 
 
 @pytest.fixture(scope="session")
-def retrieved_store(corpus_store, embedded_store, tmp_path_factory) -> Path:
+def retrieved_store(corpus_store, embedded_store, offline_profile, tmp_path_factory) -> Path:
     """The embedded corpus store after a small retrieval (K3 = 2), once per session: the judges' input."""
     data, _, shards = corpus_store
     root = tmp_path_factory.mktemp("retrieved") / "store"
     shutil.copytree(embedded_store, root)
     store = Store(root)
-    config = RetrievalConfig(k1=12, k2=5, k3=2, ssim_size=64)
-    run_inline(store, retrieve_stage(store, load_pool(store, shards), data, config, IndexConfig()), shards)
+    run_inline(store, build("retrieve", store, data, offline_profile, k1=12, k2=5, k3=2, ssim_size=64), shards)
     return root
 
 

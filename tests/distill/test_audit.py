@@ -11,13 +11,10 @@ import numpy as np
 import pyarrow as pa
 from PIL import Image
 
-from storage.stage import plan, run_inline
-from tasks.audit import audit_stage, dataset_card
+from storage.stage import GLOBAL_SHARD, plan, run_inline
+from tasks.audit import dataset_card
 from tasks.auditing.card import card_with_embedded_plots
-from tasks.curation.evidence import inspect_stage
-from tasks.judge import judge_stage
-from tasks.manifest import GLOBAL_SHARD, manifest_stage
-from tasks.retrieval.pool import load_pool
+from tests.distill.stages import build
 
 
 def table(store, name, shards):
@@ -46,10 +43,9 @@ def test_audit_reports_planted_near_duplicate_and_misaligned_pair(corpus_store, 
     shifted = only_owner(samples, lambda s: s["dataset"] == "Rain100L" and s["split"] == "train")
     shift_right(data / shifted["clean_path"])
 
-    refs = {row["sample_id"]: row for row in load_pool(store, shards).rows}
-    run_inline(store, judge_stage(offline_profile, refs, data), shards)
-    run_inline(store, inspect_stage(data), shards)
-    run_inline(store, manifest_stage(shards, 2, 100), [GLOBAL_SHARD])
+    for name in ("judge", "inspect", "manifest"):
+        stage = build(name, store, data, offline_profile)
+        run_inline(store, stage, [GLOBAL_SHARD] if name == "manifest" else shards)
     manifest = store.read_shard("manifest", GLOBAL_SHARD).to_pylist()
     source = only_owner(manifest, lambda m: m["split"] == "train" and m["dataset"] != "Rain200H")
     # a public test image that is the train pair's background, re-encoded a little brighter
@@ -59,9 +55,9 @@ def test_audit_reports_planted_near_duplicate_and_misaligned_pair(corpus_store, 
     leaked_shard = next(s for s in shards if s.startswith("Rain200H"))
     store.ledger.forget_shard("inspect", leaked_shard)   # its files changed on disk: measure them again
     store.drop_shard("inspections", leaked_shard)
-    assert len(run_inline(store, inspect_stage(data), shards)) == 1
+    assert len(run_inline(store, build("inspect", store, data, offline_profile), shards)) == 1
 
-    run_inline(store, audit_stage(shards), [GLOBAL_SHARD])
+    run_inline(store, build("audit", store, data, offline_profile), [GLOBAL_SHARD])
     audit = store.read_shard("audit", GLOBAL_SHARD).to_pylist()
     duplicates = [r for r in audit if r["finding"] == "near_duplicate"]
     assert [(r["sample_id"], r["other_id"], r["image"]) for r in duplicates] == \
@@ -84,7 +80,7 @@ def test_audit_reports_planted_near_duplicate_and_misaligned_pair(corpus_store, 
         assert row["judged"] == sum(s["dataset"] == dataset and s["sample_id"] in judged for s in everything)
         assert row["kept"] == sum(m["dataset"] == dataset for m in manifest)
     assert funnel["Real3000"]["judged"] == 0            # unpaired: references, never queries
-    assert plan(store, audit_stage(shards), [GLOBAL_SHARD])[0] == []
+    assert plan(store, build("audit", store, data, offline_profile), [GLOBAL_SHARD])[0] == []
 
     card = dataset_card(store)
     text = card.read_text()

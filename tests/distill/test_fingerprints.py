@@ -5,21 +5,19 @@ import shutil
 
 from models.pipeline.tiny import build_tiny_models
 from storage.stage import plan, run_inline
-from tasks.caption import caption_stage
-from tasks.embed import embed_stage
-from tasks.quality import quality_stage
+from tests.distill.stages import build
+
+STAGES = ("quality", "caption", "embed")
 
 
 def pending(store, data, profile, shards) -> dict[str, int]:
-    stages = (quality_stage(profile, data, 0.0), caption_stage(profile, data), embed_stage(profile, data))
-    return {stage.name: len(plan(store, stage, shards)[0]) for stage in stages}
+    return {name: len(plan(store, build(name, store, data, profile, pool_threshold=0.0), shards)[0])
+            for name in STAGES}
 
 
 def run(store, data, profile, shards, *names) -> None:
-    stages = {"quality": quality_stage(profile, data, 0.0), "caption": caption_stage(profile, data),
-              "embed": embed_stage(profile, data)}
     for name in names:
-        run_inline(store, stages[name], shards)
+        run_inline(store, build(name, store, data, profile, pool_threshold=0.0), shards)
 
 
 def renamed(profile, role, suffix="-b"):

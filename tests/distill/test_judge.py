@@ -9,18 +9,13 @@ import pytest
 from models.pipeline.profiles import ModelSpec
 from models.pipeline.roles import JUDGE_ROLES
 from storage.stage import ShardPlan, plan, run_inline, run_shard
-from tasks.judge import (Panel, judge_stage, judges_identity, load_panel, model_name, retry_errors_stage,
-                        shards_with_error_votes)
-from tasks.retrieval.pool import load_pool
+from tasks.judge import Panel, judges_identity, load_panel, model_name
+from tests.distill.stages import build
 from tests.judging.doubles import FailingJudge
 
 
 def table(store, name, shards):
     return pa.concat_tables(store.read_shard(name, s) for s in shards)
-
-
-def references(store, shards):
-    return {row["sample_id"]: row for row in load_pool(store, shards).rows}
 
 
 def queries(store, shards):
@@ -29,7 +24,7 @@ def queries(store, shards):
 
 def test_every_query_gets_one_vote_per_judge_with_model_and_prompt(retrieved_copy, offline_profile):
     data, store, shards = retrieved_copy
-    stage = judge_stage(offline_profile, references(store, shards), data)
+    stage = build("judge", store, data, offline_profile)
     run_inline(store, stage, shards)
     votes = table(store, "votes", shards).to_pylist()
     keys = [(v["sample_id"], v["judge"]) for v in votes]
@@ -48,15 +43,14 @@ def test_every_query_gets_one_vote_per_judge_with_model_and_prompt(retrieved_cop
 
 def test_the_fingerprint_follows_each_judges_identity(retrieved_copy, offline_profile):
     data, store, shards = retrieved_copy
-    refs = references(store, shards)
-    run_inline(store, judge_stage(offline_profile, refs, data), shards)
+    run_inline(store, build("judge", store, data, offline_profile), shards)
     moved = offline_profile.with_role("judge_3", revision="v2")
-    assert len(plan(store, judge_stage(moved, refs, data), shards)[0]) == len(shards)
+    assert len(plan(store, build("judge", store, data, moved), shards)[0]) == len(shards)
     panel = load_panel(offline_profile)
     prompted = FailingJudge(panel.judges["judge_1"], set())
     prompted.prompt_version, prompted.prompt_hash = "2", "abc"
     other_prompt = Panel({**panel.judges, "judge_1": prompted}, panel.models, panel.batch_size)
-    assert len(plan(store, judge_stage(offline_profile, refs, data, other_prompt), shards)[0]) == len(shards)
+    assert len(plan(store, build("judge", store, data, offline_profile, other_prompt), shards)[0]) == len(shards)
 
 
 def test_an_unreadable_image_makes_error_votes_naming_the_file(corpus_store, retrieved_copy, offline_profile, tmp_path):
@@ -66,7 +60,7 @@ def test_an_unreadable_image_makes_error_votes_naming_the_file(corpus_store, ret
     samples = table(store, "samples", shards).to_pylist()
     victim = next(s for s in samples if s["sample_id"] in queries(store, shards) and s["dataset"] == "Rain100L")
     (data / victim["clean_path"]).write_bytes(b"\x89PNG\r\n\x1a\n truncated")
-    run_inline(store, judge_stage(offline_profile, references(store, shards), data), shards)
+    run_inline(store, build("judge", store, data, offline_profile), shards)
     votes = table(store, "votes", shards).to_pylist()
     bad = [v for v in votes if v["sample_id"] == victim["sample_id"]]
     assert [v["judge"] for v in bad] == list(JUDGE_ROLES)
@@ -77,10 +71,10 @@ def test_an_unreadable_image_makes_error_votes_naming_the_file(corpus_store, ret
 @pytest.mark.parametrize("raise_on_fail", [False, True], ids=["error-verdict", "call-raises"])
 def test_a_failed_call_is_an_error_vote_and_the_retry_reasks_only_it(retrieved_copy, offline_profile, raise_on_fail):
     data, store, shards = retrieved_copy
-    refs, panel = references(store, shards), load_panel(offline_profile)
+    panel = load_panel(offline_profile)
     victim = sorted(queries(store, shards))[7]
     failing = FailingJudge(panel.judges["judge_2"], {victim}, raise_on_fail=raise_on_fail)
-    stage = judge_stage(offline_profile, refs, data, Panel({**panel.judges, "judge_2": failing}, panel.models, 64))
+    stage = build("judge", store, data, offline_profile, Panel({**panel.judges, "judge_2": failing}, panel.models, 64))
     run_inline(store, stage, shards)
     before = table(store, "votes", shards).to_pylist()
     errors = [(v["sample_id"], v["judge"]) for v in before if v["answer"] == "error"]
@@ -90,13 +84,13 @@ def test_a_failed_call_is_an_error_vote_and_the_retry_reasks_only_it(retrieved_c
     assert all("simulated" in v["error"] for v in before if v["answer"] == "error")
 
     retry_panel = Panel({**panel.judges, "judge_2": FailingJudge(panel.judges["judge_2"], set())}, panel.models, 64)
-    assert stage.config == judge_stage(offline_profile, refs, data, retry_panel).config   # same judges, same key
-    to_retry = shards_with_error_votes(store, stage, shards)
+    repair = build("judge", store, data, offline_profile, retry_panel)
+    assert repair.config == stage.config   # same judges, same key
+    to_retry = [item.shard for item in plan(store, repair, shards, repair=True)[0]]
     assert len(to_retry) == 1 and to_retry[0] in {s for s in shards if victim in queries(store, [s])}
     parts = {s: store.current_part("votes", s) for s in shards}
     untouched = {s: p.stat().st_mtime_ns for s, p in parts.items() if s not in to_retry}
-    repair = retry_errors_stage(stage, offline_profile, refs, data, retry_panel)
-    run_shard(store, repair, ShardPlan(to_retry[0], stage.shard_fingerprint(store, to_retry[0])))
+    run_shard(store, repair, ShardPlan(to_retry[0], stage.shard_fingerprint(store, to_retry[0]), repair=True))
 
     assert sorted(retry_panel.judges["judge_2"].asked) == sorted(sid for sid, _ in errors)   # only the failed calls
     after = table(store, "votes", shards).to_pylist()
@@ -105,7 +99,7 @@ def test_a_failed_call_is_an_error_vote_and_the_retry_reasks_only_it(retrieved_c
     assert [v for v in after if (v["sample_id"], v["judge"]) not in failed] == \
            [v for v in before if (v["sample_id"], v["judge"]) not in failed]    # every other vote kept as it was
     assert {s: store.current_part("votes", s).stat().st_mtime_ns for s in untouched} == untouched
-    assert plan(store, stage, shards)[0] == [] and shards_with_error_votes(store, stage, shards) == []
+    assert plan(store, stage, shards)[0] == [] and plan(store, repair, shards, repair=True)[0] == []
     assert len(list((store.root / "_ledger" / "judge" / to_retry[0]).glob("*.json"))) == 1
 
 

@@ -101,7 +101,7 @@ def test_sigkill_in_judge_resumes_without_duplicates_and_retry_reasks_only_faile
     records = judge_records(killed)
     healthy = {k: v for k, v in env.items() if k != FAIL_CASES_ENV}
     retried = finish(start(data, killed, profile, models, healthy, "--retry-judge-errors"))
-    assert "judge: 5 shards, 5 already done, 0 to run" in retried and "1 shards hold error votes" in retried
+    assert "judge: 5 shards, 5 already done, 0 to run" in retried and "judge (repair): 1 of 5 shards have something to repair" in retried
     second = votes(killed)
     assert [k for k in records if judge_records(killed)[k] != records[k]] == \
            [k for k in records if k.startswith("_ledger/judge/Rain100L")]      # only the victim's shard

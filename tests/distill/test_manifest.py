@@ -10,15 +10,13 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from flows.export import export, main
-from storage.stage import plan, run_inline
-from tasks.curation.evidence import inspect_stage
+from storage.stage import GLOBAL_SHARD, plan, run_inline
 from tasks.curation.split import TEST_PER_SUBSET, held_out_target
 from tasks.curation.subsets import SUBSETS, decide_subset
-from tasks.judge import judge_stage
 from tasks.judging.decision import count_votes
-from tasks.manifest import GLOBAL_SHARD, manifest_stage, publish_manifest
-from tasks.retrieval.pool import load_pool
+from tasks.manifest import publish_manifest
+from tests.distill.stages import build
+from tools.export import export, main
 from training.data import SUBSETS as TRAINING_SUBSETS, read_manifest
 
 
@@ -27,14 +25,13 @@ def table(store, name, shards):
 
 
 def judge_and_inspect(store, data, profile, shards):
-    refs = {row["sample_id"]: row for row in load_pool(store, shards).rows}
-    run_inline(store, judge_stage(profile, refs, data), shards)
-    run_inline(store, inspect_stage(data), shards)
+    run_inline(store, build("judge", store, data, profile), shards)
+    run_inline(store, build("inspect", store, data, profile), shards)
 
 
-def test_measured_subsets_agree_with_the_labels_of_labelled_datasets(retrieved_copy):
+def test_measured_subsets_agree_with_the_labels_of_labelled_datasets(retrieved_copy, offline_profile):
     data, store, shards = retrieved_copy
-    run_inline(store, inspect_stage(data), shards)
+    run_inline(store, build("inspect", store, data, offline_profile), shards)
     inspections = {r["sample_id"]: r for r in table(store, "inspections", shards).to_pylist()}
     samples = [s for s in table(store, "samples", shards).to_pylist() if s["clean_path"]]
     assert all(inspections[s["sample_id"]]["status"] == "ok" for s in samples)
@@ -57,7 +54,7 @@ def test_manifest_keeps_majority_pairs_splits_by_background_and_trains(retrieved
     pq.write_table(samples.set_column(samples.schema.get_field_index("time_of_day"), "time_of_day",
                                       pa.nulls(len(samples), pa.string())), part)
     judge_and_inspect(store, data, offline_profile, shards)
-    run_inline(store, manifest_stage(shards, min_yes=2, test_per_subset=100), [GLOBAL_SHARD])
+    run_inline(store, build("manifest", store, data, offline_profile, min_yes=2, test_per_subset=100), [GLOBAL_SHARD])
     manifest = store.read_shard("manifest", GLOBAL_SHARD).to_pylist()
     votes: dict[str, list[str]] = {}
     for v in table(store, "votes", shards).to_pylist():
@@ -86,8 +83,8 @@ def test_manifest_keeps_majority_pairs_splits_by_background_and_trains(retrieved
     assert len(pairs) == sum(m["split"] == "train" for m in manifest)
     assert {TRAINING_SUBSETS[p.label] for p in pairs} <= set(SUBSETS) and all((data / p.rainy).is_file() for p in pairs)
 
-    assert plan(store, manifest_stage(shards, 2, 100), [GLOBAL_SHARD])[0] == []   # unchanged inputs: skipped
-    stricter = manifest_stage(shards, min_yes=3, test_per_subset=100)
+    assert plan(store, build("manifest", store, data, offline_profile, min_yes=2, test_per_subset=100), [GLOBAL_SHARD])[0] == []   # unchanged inputs: skipped
+    stricter = build("manifest", store, data, offline_profile, min_yes=3, test_per_subset=100)
     assert len(plan(store, stricter, [GLOBAL_SHARD])[0]) == 1
     run_inline(store, stricter, [GLOBAL_SHARD])
     unanimous = {m["sample_id"] for m in store.read_shard("manifest", GLOBAL_SHARD).to_pylist()}
@@ -98,7 +95,7 @@ def test_manifest_keeps_majority_pairs_splits_by_background_and_trains(retrieved
 def test_export_writes_the_authors_layout_with_hard_links(retrieved_copy, offline_profile, tmp_path, capsys):
     data, store, shards = retrieved_copy
     judge_and_inspect(store, data, offline_profile, shards)
-    run_inline(store, manifest_stage(shards, 2, 100), [GLOBAL_SHARD])
+    run_inline(store, build("manifest", store, data, offline_profile, min_yes=2, test_per_subset=100), [GLOBAL_SHARD])
     manifest = store.read_shard("manifest", GLOBAL_SHARD).to_pylist()
     out = tmp_path / "rainrag"
     summary = export(store.root, data, out)
@@ -163,7 +160,7 @@ def test_test_per_subset_reaches_the_split(retrieved_copy, offline_profile):
     judge_and_inspect(store, data, offline_profile, shards)
     tests_by_setting = {}
     for setting in (0, 2, TEST_PER_SUBSET):   # TEST_PER_SUBSET: the CLI's and the deployment's default
-        run_inline(store, manifest_stage(shards, 2, setting), [GLOBAL_SHARD])
+        run_inline(store, build("manifest", store, data, offline_profile, min_yes=2, test_per_subset=setting), [GLOBAL_SHARD])
         manifest = store.read_shard("manifest", GLOBAL_SHARD).to_pylist()
         tests_by_setting[setting] = Counter(m["subset"] for m in manifest if m["split"] == "test")
         per_subset = Counter(m["subset"] for m in manifest)

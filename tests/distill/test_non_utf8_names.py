@@ -8,8 +8,8 @@ import shutil
 import pyarrow.parquet as pq
 import pytest
 
-from flows.export import export
 from storage.paths import absolute
+from tools.export import export
 from training.data import load_pair, read_manifest
 from training.layout import build_layout
 

@@ -7,14 +7,12 @@ import numpy as np
 import pyarrow as pa
 
 from storage.stage import run_inline
-from tasks.caption import caption_stage
-from tasks.embed import embed_stage
-from tasks.quality import quality_stage
+from tests.distill.stages import build
 
 
 def run_all(data, store, shards, profile, threshold=-1e9):
-    for stage in (quality_stage(profile, data, threshold), caption_stage(profile, data), embed_stage(profile, data)):
-        run_inline(store, stage, shards)
+    for name in ("quality", "caption", "embed"):
+        run_inline(store, build(name, store, data, profile, pool_threshold=threshold), shards)
     return {t: pa.concat_tables(store.read_shard(t, s) for s in shards)
             for t in ("samples", "quality", "captions", "embeddings")}
 
@@ -46,9 +44,9 @@ def test_every_sample_gets_scores_captions_and_vectors(store_copy, offline_profi
 def test_pool_threshold_only_reruns_quality(store_copy, offline_profile):
     data, store, shards = store_copy
     run_all(data, store, shards, offline_profile)
-    strict = quality_stage(offline_profile, data, pool_threshold=1e9)
+    strict = build("quality", store, data, offline_profile, pool_threshold=1e9)
     assert len(run_inline(store, strict, shards)) == len(shards)
-    assert run_inline(store, caption_stage(offline_profile, data), shards) == []
+    assert run_inline(store, build("caption", store, data, offline_profile, pool_threshold=1e9), shards) == []
     quality = pa.concat_tables(store.read_shard("quality", s) for s in shards)
     assert not any(quality.column("in_pool").to_pylist())
 

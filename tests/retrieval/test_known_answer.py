@@ -9,7 +9,8 @@ import skimage.data
 import torch
 from PIL import Image
 
-from models.pipeline.profiles import load_profile, load_role
+from models.pipeline.profiles import load_profile
+from models.pipeline.registry import load_role
 from tasks.retrieval.cascade import text_level, visual_level
 from tasks.retrieval.index import IndexConfig, build_index
 from tasks.retrieval.ssim import ssim_one_to_many, to_gray_square

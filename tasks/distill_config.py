@@ -1,0 +1,75 @@
+"""The settings of the ingest and distill flows, their defaults and their documentation, in one place.
+
+The flows' parameters (and so the Prefect UI's form and the deployments' `parameters:`), the command
+line (`tasks.command_line`) and the manifest's provenance are all read from these models; a field added
+here appears in each of them without being written anywhere else.
+
+A field's kind (json_schema_extra "kind") says what it does to the result, like a stage config's
+(storage.stage): "handle" fields say where things are and "speed" fields how fast it goes; neither is
+provenance. Every other field can change RainRAG and is recorded in each manifest row's `config`.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from storage.images import DEFAULT_MAX_PIXELS
+from storage.stage import HANDLE, OUTPUT, SPEED
+from tasks.curation.split import TEST_PER_SUBSET
+from tasks.judging.decision import MIN_YES, check_min_yes
+from tasks.retrieval.pool import POOL_THRESHOLD
+
+HANDLE_FIELD = {"kind": HANDLE}
+SPEED_FIELD = {"kind": SPEED}
+
+
+class IngestConfig(BaseModel):
+    """Which datasets, from where, into which store."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    data_root: str = Field(description="folder holding one folder per dataset", json_schema_extra=HANDLE_FIELD)
+    store: str = Field(description="table store folder (created if missing)", json_schema_extra=HANDLE_FIELD)
+    layouts: list[str] | None = Field(None, description="YAML files of extra or corrected dataset layouts",
+                                      json_schema_extra={"cli": {"action": "append", "metavar": "FILE"}})
+    datasets: list[str] | None = Field(None, description="only these datasets (default: all found)",
+                                       json_schema_extra={"cli": {"nargs": "*"}})
+    shard_size: int = Field(2048, ge=1, description="candidate pairs per shard (the unit of work and of retry)",
+                            json_schema_extra=SPEED_FIELD)
+    max_pixels: int = Field(DEFAULT_MAX_PIXELS, ge=1,
+                            description="refuse to decode larger images (decompression-bomb guard)")
+
+
+class DistillConfig(IngestConfig):
+    """Everything one distill run is given: ingest's settings, the models and the selection rules."""
+
+    profile: str = Field("offline", description="paper | offline | tiny, or a profile YAML file")
+    models_dir: str | None = Field(None, description="local models folder (default: the profile's, or "
+                                                     "$RAINRAG_MODELS)", json_schema_extra=HANDLE_FIELD)
+    pool_threshold: float = Field(POOL_THRESHOLD, description="minimum quality of a real rainy image to enter "
+                                                              "the reference pool")
+    k1: int = Field(100, ge=1, description="text-level survivors per query [ours]")
+    k2: int = Field(20, ge=1, description="image-level survivors per query [ours]")
+    k3: int = Field(3, ge=1, description="references retrieved per query, by SSIM [ours]")
+    ssim_size: int = Field(256, ge=8, description="side of the grayscale images SSIM compares [ours]")
+    min_yes: int = Field(MIN_YES, description="yes votes (of the 3 judges) a pair needs to be kept [paper]")
+    test_per_subset: int = Field(TEST_PER_SUBSET, ge=0, description="test pairs per subset of RainRAG's own "
+                                                                     "split (at most a fifth of a subset) [paper]")
+    retry_judge_errors: bool = Field(False, description="re-ask the judge calls that failed in earlier runs "
+                                                        "(every other vote is kept)")
+
+    @field_validator("min_yes")
+    @classmethod
+    def _reachable(cls, value: int) -> int:
+        return check_min_yes(value)
+
+    def provenance(self) -> dict[str, Any]:
+        """The fields that can change RainRAG (not paths, not speed): what each manifest row records."""
+        return {name: value for name, value in self.model_dump(mode="json").items()
+                if field_kind(type(self), name) == OUTPUT}
+
+
+def field_kind(model: type[BaseModel], name: str) -> str:
+    extra = model.model_fields[name].json_schema_extra
+    return extra.get("kind", OUTPUT) if isinstance(extra, dict) else OUTPUT

@@ -1,0 +1,48 @@
+"""What one distill run's stage configs are built from: its settings, its store, its data and its models.
+
+Stage configs are built from a RunContext one stage at a time, just before the stage runs, because
+some are made of what earlier stages wrote: the reference pool (quality + embeddings) is read once,
+when retrieval's config needs its fingerprint, and the judges reuse it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from models.pipeline.profiles import Profile, load_profile
+from storage.store import Store
+from tasks.distill_config import DistillConfig
+from tasks.retrieval.pool import Pool, load_pool
+
+
+@dataclass
+class RunContext:
+    settings: DistillConfig
+    store: Store
+    data_root: Path
+    profile: Profile
+    notes: list[str] = field(default_factory=list)   # what building a config found out, for the run's log
+    _pool: Pool | None = field(default=None, repr=False)
+
+    @classmethod
+    def open(cls, settings: DistillConfig) -> RunContext:
+        return cls(settings, Store(settings.store), Path(settings.data_root).expanduser().resolve(),
+                   load_profile(settings.profile, settings.models_dir))
+
+    @classmethod
+    def of(cls, store: Store, data_root: Path, profile: Profile, **settings) -> RunContext:
+        """A run over an existing store with a profile already loaded (tests, benchmarks, tools)."""
+        config = DistillConfig(data_root=str(data_root), store=str(store.root), profile=profile.name,
+                               models_dir=str(profile.models_dir), **settings)
+        return cls(config, store, Path(data_root), profile)
+
+    def shards(self) -> list[str]:
+        """The sample shards of the store: the shards every per-shard stage runs over."""
+        return self.store.current_shards("samples")
+
+    def pool(self) -> Pool:
+        """The reference pool as quality and embeddings now are (read once per run)."""
+        if self._pool is None:
+            self._pool = load_pool(self.store, self.shards())
+            self.notes.append(f"reference pool: {len(self._pool)} real rainy images")
+        return self._pool
