@@ -5,32 +5,31 @@
     <store>/benchmark/predictions/<restorer>/<test set>/scores.json     per-image values, every protocol
     <store>/results/shard=<restorer>+<test set>/part-<fingerprint>.parquet
 
-A job is resumable at two grains. Its results part is recorded in the ledger under a fingerprint of
-the checkpoint's bytes, the test set's pairs and files, the protocols and the inference settings: a
-rerun whose fingerprint is done restores and scores nothing. Within a job, restored images are written
+A job is one shard of the `benchmark` stage (storage.stage: the same run_shard contract and ledger as
+every distill stage, so a failed job is a failed ledger record and the others go on). It is resumable
+at two grains. Its results part is recorded in the ledger under a fingerprint of the checkpoint's bytes,
+the test set's pairs and files, the protocols and the inference settings: a rerun whose fingerprint is
+done restores and scores nothing. Within a job, restored images are written
 atomically one by one into a folder named by the checkpoint and inference settings, so a killed run
 restores only the images it had not saved yet.
 """
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from evaluation.folders import FolderScore, images_by_stem, score_folders, write_scores_json
 from evaluation.inference import Restorer, restore
 from evaluation.lpips import Lpips
 from evaluation.test_sets import TestSet, materialize
-from storage.images import save_png
 from storage.fingerprint import fingerprint
-from storage.images import load_rgb8
-from storage.ledger import LedgerRecord
+from storage.images import load_rgb8, save_png
 from storage.schemas import RESULTS
+from storage.stage import Resources, Stage, handle_field, run_inline
 from storage.store import Store
 
 STAGE = "benchmark"
@@ -57,12 +56,6 @@ def restorer_key(restorer: Restorer, inference: Inference) -> str:
 
 def shard_key(restorer: Restorer, test_set: TestSet, inference: Inference) -> str:
     return f"{restorer_key(restorer, inference)}+{_safe(test_set.key)}"
-
-
-def job_fingerprint(restorer: Restorer, test_set: TestSet, protocols: list[str], lpips: bool,
-                    inference: Inference) -> str:
-    return fingerprint({"version": VERSION, "restorer": restorer_key(restorer, inference),
-                        "test_set": test_set.fingerprint(), "protocols": sorted(protocols), "lpips": lpips})
 
 
 def testset_folder(store: Store, test_set: TestSet) -> Path:
@@ -103,32 +96,71 @@ def results_rows(restorer: Restorer, test_set: TestSet, scores: dict[str, Folder
     return pa.Table.from_pylist(rows, schema=RESULTS)
 
 
-def done_results(store: Store, shard: str, job_fp: str) -> pa.Table | None:
-    """The job's rows if the ledger records this exact job as done, else None."""
-    if not store.ledger.is_done(STAGE, shard, job_fp):
-        return None
-    record = store.ledger.get(STAGE, shard, job_fp)
-    path = store.root / record.outputs[TABLE]
-    return pq.read_table(path) if path.exists() else None
+@dataclass(frozen=True)
+class BenchmarkConfig:
+    """The benchmark stage's config. Its shards are (restorer, test set) jobs, found among the handles by
+    shard key; what each job restores and scores is in its input fingerprint (BenchmarkJobs)."""
+    protocols: tuple[str, ...]
+    lpips: bool
+    inference: Inference = Inference()
+    restorers: tuple[Restorer, ...] = handle_field(default=())
+    test_sets: tuple[TestSet, ...] = handle_field(default=())
+    scorer: Lpips | None = handle_field(default=None)
+    on_image: Callable[[str, int, int], None] | None = handle_field(default=None)   # (shard, done, total)
+
+    def jobs(self) -> dict[str, tuple[Restorer, TestSet]]:
+        """shard key -> (restorer, test set), restorers outer, in the order given."""
+        return {shard_key(r, t, self.inference): (r, t) for r in self.restorers for t in self.test_sets}
+
+
+@dataclass(frozen=True)
+class Job:
+    store: Store
+    shard: str
+    restorer: Restorer
+    test_set: TestSet
+
+
+class BenchmarkJobs:
+    """A job's input: its restorer (identified by checkpoint bytes and inference settings) and its test
+    set (identified by its pairs and their files)."""
+
+    def read(self, store: Store, stage: Stage, shard: str) -> Job:
+        return Job(store, shard, *stage.config.jobs()[shard])
+
+    def fingerprint(self, store: Store, stage: Stage, shard: str) -> str:
+        restorer, test_set = stage.config.jobs()[shard]
+        return fingerprint({"restorer": restorer_key(restorer, stage.config.inference),
+                            "test_set": test_set.fingerprint()})
+
+
+def compute(job: Job, config: BenchmarkConfig) -> dict[str, pa.Table]:
+    """Restore the job's test set (only the images not saved yet), score it under every protocol."""
+    inputs, gts = materialize(job.test_set, testset_folder(job.store, job.test_set))
+    predictions = predictions_folder(job.store, job.restorer, job.test_set, config.inference)
+    on_image = (lambda done, total: config.on_image(job.shard, done, total)) if config.on_image else None
+    predict_folder(job.restorer, inputs, predictions, config.inference, on_image)
+    scores = score_folders(predictions, gts, list(config.protocols), config.scorer)
+    write_scores_json(predictions / "scores.json", scores)
+    return {TABLE: results_rows(job.restorer, job.test_set, scores, predictions)}
+
+
+def benchmark_stage(config: BenchmarkConfig) -> Stage:
+    return Stage(STAGE, VERSION, (), (TABLE,), config, compute, BenchmarkJobs(), resources=Resources(gpus=1))
+
+
+def benchmark_config(protocols: list[str], inference: Inference, restorers: list[Restorer], test_sets: list[TestSet],
+                     scorer: Lpips | None = None, on_image: Callable[[str, int, int], None] | None = None
+                     ) -> BenchmarkConfig:
+    return BenchmarkConfig(tuple(sorted(protocols)), scorer is not None, inference, tuple(restorers),
+                           tuple(test_sets), scorer, on_image)
 
 
 def run_job(store: Store, restorer: Restorer, test_set: TestSet, protocols: list[str], inference: Inference,
-            lpips: Lpips | None = None, on_image: Callable[[int, int], None] | None = None) -> tuple[pa.Table, bool]:
-    """(results rows, whether they were computed now) of `restorer` on `test_set`; done jobs are read back."""
+            lpips: Lpips | None = None) -> tuple[pa.Table, bool]:
+    """(results rows, whether they were computed now) of `restorer` on `test_set`, in this thread; a job
+    the ledger records as done is read back."""
+    stage = benchmark_stage(benchmark_config(protocols, inference, [restorer], [test_set], lpips))
     shard = shard_key(restorer, test_set, inference)
-    job_fp = job_fingerprint(restorer, test_set, protocols, lpips is not None, inference)
-    done = done_results(store, shard, job_fp)
-    if done is not None:
-        return done, False
-    started = time.time()
-    inputs, gts = materialize(test_set, testset_folder(store, test_set))
-    predictions = predictions_folder(store, restorer, test_set, inference)
-    predict_folder(restorer, inputs, predictions, inference, on_image)
-    scores = score_folders(predictions, gts, protocols, lpips)
-    write_scores_json(predictions / "scores.json", scores)
-    table = results_rows(restorer, test_set, scores, predictions)
-    path = store.write_part(TABLE, shard, job_fp, table)
-    store.ledger.write(LedgerRecord(stage=STAGE, shard=shard, fingerprint=job_fp, status="done", started=started,
-                                    finished=time.time(), rows={TABLE: table.num_rows},
-                                    outputs={TABLE: path.relative_to(store.root).as_posix()}))
-    return table, True
+    computed = run_inline(store, stage, [shard])
+    return store.read_shard(TABLE, shard), bool(computed)

@@ -18,20 +18,72 @@ import math
 import sys
 from pathlib import Path
 
-from prefect import flow, get_run_logger
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import (create_link_artifact, create_markdown_artifact, create_progress_artifact,
+                               create_table_artifact, update_progress_artifact)
+from prefect.cache_policies import NO_CACHE
+from prefect.task_runners import ThreadPoolTaskRunner
 
 from evaluation.folders import score_folders, write_scores_json
-from evaluation.jobs import Inference
+from evaluation.inference import Restorer
+from evaluation.jobs import TABLE, Inference, benchmark_config, benchmark_stage
 from evaluation.lpips import Lpips, LpipsUnavailable
 from evaluation.protocols import PROTOCOLS, get_protocol
+from evaluation.test_sets import TestSet
 from storage.catalog import refresh_catalog
+from storage.stage import plan
 from storage.store import Store
-from tasks.benchmark import benchmark_job, find_test_sets, load_restorers, publish_report
+from tasks.benchmark import report, restorers_of, test_sets_of
+from tasks.runner import run_stage
 
 ALL_PROTOCOLS = list(PROTOCOLS)
 
 
-@flow(name="benchmark")
+@task(name="find-test-sets", cache_policy=NO_CACHE)
+def find_test_sets(store: Store, data_root: str, only: list[str] | None) -> list[TestSet]:
+    """RainRAG's test subsets (from the manifest) and the public test splits (from samples)."""
+    sets = test_sets_of(store, data_root, only)
+    get_run_logger().info("%d test sets: %s", len(sets), ", ".join(f"{s.key} ({len(s.pairs)})" for s in sets))
+    return sets
+
+
+@task(name="load-restorers", cache_policy=NO_CACHE)
+def load_restorers(checkpoints: list[str], with_identity: bool, lpips: bool,
+                   device: str) -> tuple[list[Restorer], Lpips | None]:
+    """The restorers on `device` and the LPIPS scorer when asked (fails here, before any image)."""
+    restorers, scorer, where = restorers_of(checkpoints, with_identity, lpips, device)
+    get_run_logger().info("restorers on %s: %s", where, ", ".join(r.label for r in restorers))
+    return restorers, scorer
+
+
+class ImageProgress:
+    """One Prefect progress bar per job, moved about every 5 % of its images (from the job's task run)."""
+
+    def __init__(self) -> None:
+        self.bars: dict[str, object] = {}
+
+    def __call__(self, shard: str, done: int, total: int) -> None:
+        if shard not in self.bars:
+            self.bars[shard] = create_progress_artifact(0.0, description=f"{shard}: images restored")
+        if done == total or done % max(1, total // 20) == 0:
+            update_progress_artifact(self.bars[shard], progress=100.0 * done / total)
+
+
+@task(name="publish-report", cache_policy=NO_CACHE)
+def publish_report(store: Store, rows: list[dict], protocols: list[str]) -> dict:
+    """Write <store>/reports/benchmark.{md,png} and attach the report, the rows and the PNG to the flow run."""
+    md_path, png_path, markdown, table = report(store, rows, protocols)
+    create_markdown_artifact(key="benchmark-report", markdown=markdown,
+                             description="Table-1-style report: ours beside published numbers, per protocol")
+    create_table_artifact(key="benchmark-results", table=table,
+                          description="rows of the results table made or read by this run")
+    create_link_artifact(key="benchmark-report-png", link=png_path.as_uri(), link_text=png_path.name,
+                         description="the report as an image")
+    return {"markdown": str(md_path), "png": str(png_path)}
+
+
+# one job at a time: each holds a network on the device, and a GPU's memory is for one of them
+@flow(name="benchmark", task_runner=ThreadPoolTaskRunner(max_workers=1))
 def benchmark(store: str, data_root: str, checkpoints: list[str] | None = None, protocols: list[str] | None = None,
               test_sets: list[str] | None = None, identity: bool = True, lpips: bool = False, tile: int = 1024,
               overlap: int = 64, device: str = "auto") -> dict:
@@ -44,16 +96,20 @@ def benchmark(store: str, data_root: str, checkpoints: list[str] | None = None, 
     if swept := target.sweep_temporaries():
         logger.info("removed %d half-written files of killed runs (e.g. %s)", len(swept), swept[0])
     data_root = str(Path(data_root).expanduser().resolve())
-    inference = Inference(tile, overlap)
     sets = find_test_sets(target, data_root, test_sets)
     restorers, scorer = load_restorers(list(checkpoints or []), identity, lpips, device)
-    rows: list[dict] = []
-    for restorer in restorers:
-        for test_set in sets:
-            rows += benchmark_job(target, restorer, test_set, protocols, inference, scorer)
+    stage = benchmark_stage(benchmark_config(protocols, Inference(tile, overlap), restorers, sets, scorer,
+                                             ImageProgress()))
+    jobs = list(stage.config.jobs())
+    result = run_stage(target, stage, jobs)
+    _, done = plan(target, stage, jobs)   # the jobs done at their current fingerprint, in order
+    rows = [row for item in done for row in target.read_shard(TABLE, item.shard).to_pylist()]
     refresh_catalog(target)
     paths = publish_report(target, rows, protocols)
     logger.info("%d results rows; report: %s", len(rows), paths["markdown"])
+    if result.failed:
+        raise RuntimeError(f"benchmark: {len(result.failed)} jobs failed ({', '.join(sorted(result.failed))}); "
+                           "the report holds the others; rerun to retry them")
     return {"rows": rows, **paths}
 
 
