@@ -16,7 +16,7 @@ SERVER_HOME ?= .prefect
 SERVER_HOST ?= 127.0.0.1
 SERVER_PORT ?= 4200
 WORKER ?= 1
-SERVER := $(OFFLINE) $(BIN)/python -m flows.server --home $(SERVER_HOME)
+SERVER := $(OFFLINE) $(BIN)/python -m tools.server --home $(SERVER_HOME)
 
 .PHONY: setup test demo bench models clean-demo server stop deploy
 

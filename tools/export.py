@@ -1,6 +1,6 @@
 """Export RainRAG in the authors' folder layout, so their training code (and anyone's) can read it.
 
-    python -m flows.export --store S --data-root D --out DIR [--split train] [--copy]
+    python -m tools.export --store S --data-root D --out DIR [--split train] [--copy]
 
 writes `DIR/<split>/{drs,drd,nrs,nrd}/{input,target}/<name>` from the store's manifest: the same name in
 input and target (`<dataset>-<sample_id>.<ext>`, as training.layout names them), one folder per
@@ -25,9 +25,10 @@ import pyarrow.parquet as pq
 
 from storage.atomic import atomic_write, write_json
 from storage.paths import absolute
+from storage.stage import GLOBAL_SHARD
 from storage.store import Store
 from storage.vocabulary import subset_folder
-from tasks.manifest import GLOBAL_SHARD, MANIFEST_FILE
+from tasks.manifest import MANIFEST_FILE
 from training.layout import SPLITS, Entry, write_entry
 
 SIDES = ("input", "target")
@@ -125,7 +126,7 @@ def export(store: Path, data_root: Path, out: Path, splits: tuple[str, ...] = SP
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m flows.export", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.export", description=__doc__.splitlines()[0])
     parser.add_argument("--store", required=True, type=Path, help="table store the distill flow wrote")
     parser.add_argument("--data-root", required=True, type=Path, help="the data root the store was built from")
     parser.add_argument("--out", required=True, type=Path, help="layout folder (one sub-folder per split)")

@@ -1,8 +1,8 @@
 """A local Prefect server and process worker for rainrag, tracked by PID files: `make server|stop|deploy`.
 
-    python -m flows.server [--home .prefect] start [--host 127.0.0.1] [--port 4200] [--no-worker]
-    python -m flows.server [--home .prefect] deploy [--name distill/rainrag ...]
-    python -m flows.server [--home .prefect] stop
+    python -m tools.server [--home .prefect] start [--host 127.0.0.1] [--port 4200] [--no-worker]
+    python -m tools.server [--home .prefect] deploy [--name distill/rainrag ...]
+    python -m tools.server [--home .prefect] stop
 
 Everything lives in one folder, the PREFECT_HOME of every process started here: the SQLite database,
 `server.log`/`worker.log`, `server.pid`/`worker.pid` and `api-url`. Each process starts in its own
@@ -220,7 +220,7 @@ def deploy(home: Path, names: list[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m flows.server", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m tools.server", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--home", type=Path, default=ROOT / ".prefect", help="PREFECT_HOME of the server")
     commands = parser.add_subparsers(dest="command", required=True)

@@ -15,7 +15,7 @@ import duckdb
 import pytest
 import yaml
 
-from flows.server import BIN, ROOT, group_members, prefect_env
+from tools.server import BIN, ROOT, group_members, prefect_env
 
 pytestmark = pytest.mark.slow
 JUDGES = {"judge_1", "judge_2", "judge_3"}

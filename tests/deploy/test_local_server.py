@@ -1,4 +1,4 @@
-"""`make stop` (python -m flows.server stop) ends exactly the recorded process groups, whatever the PID files say."""
+"""`make stop` (python -m tools.server stop) ends exactly the recorded process groups, whatever the PID files say."""
 from __future__ import annotations
 
 import os
@@ -10,13 +10,13 @@ from pathlib import Path
 import psutil
 import pytest
 
-from flows.server import ROOT, group_members, spawn
+from tools.server import ROOT, group_members, spawn
 
 SLEEPERS = ["sh", "-c", "sleep 300 & sleep 300 & wait"]   # a leader with two children in its group
 
 
 def server_cli(home: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "flows.server", "--home", str(home), *args], cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "tools.server", "--home", str(home), *args], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
 
 
