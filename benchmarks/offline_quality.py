@@ -28,7 +28,8 @@ import numpy as np
 
 from corpus import generate_corpus
 from corpus.rain import blur
-from models.pipeline.offline.niqe import FIT_SCALE, FIT_SEED, corpus_pairs
+from models.pipeline.offline.niqe import FIT_SCALE, FIT_SEED
+from models.pipeline.offline.niqe_fitting import corpus_pairs
 from models.pipeline.profiles import load_profile
 from models.pipeline.registry import load_role
 from models.pipeline.registry import preparer

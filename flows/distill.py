@@ -118,12 +118,12 @@ def distill(**parameters) -> list[dict]:
     """Build the store's tables and RainRAG from the datasets under `data_root` with the models of `profile`."""
     settings = DistillConfig(**parameters)
     logger = get_run_logger()
-    check_models(load_profile(settings.profile, settings.models_dir))
+    run = RunContext.open(settings)
+    check_models(run.profile)
     with artifacts_in_background():  # the API round trips (ingest's too) overlap the planning
         # ingest is this flow's first stage, its tasks and artifacts in this run like every other stage's
         # (not a subflow: a flow run of its own costs about a second even when nothing is new)
         ingest.fn(**settings.model_dump(include=set(IngestConfig.model_fields)))
-        run = RunContext.open(settings)
         logger.info("profile %s: %d sample shards", run.profile.name, len(run.shards()))
         with run.store.lock("distill"):
             reports = run_dag(run)

@@ -20,14 +20,13 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from models.pipeline.offline.descriptive import NIGHT_MEDIAN_LUMA, SPOTS_PER_10K, STREAKS_PER_10K
 from storage.atomic import atomic_write
 from storage.fingerprint import fingerprint
 from storage.schemas import MANIFEST
 from storage.stage import GLOBAL_SHARD, Parts, fingerprinted
 from storage.store import Store
 from tasks.curation.split import TEST_SHARE_MAX, split_pairs
-from tasks.curation.subsets import decide_subset
+from tasks.curation.subsets import IMAGE_EVIDENCE, decide_subset
 from tasks.judging.decision import VoteCount, check_min_yes, keep
 
 STAGE = "manifest"
@@ -80,20 +79,21 @@ def candidates(parts: Parts) -> list[dict]:
         con.close()
 
 
-def build_manifest(rows: list[dict], min_yes: int, test_per_subset: int, config: str) -> pa.Table:
+def build_manifest(rows: list[dict], config: ManifestConfig) -> pa.Table:
     """The kept pairs of `rows` (candidates()), with subset and split decided."""
     kept = []
     for row in rows:
         votes = VoteCount(row["yes_votes"], row["no_votes"], row["abstain_votes"], row["error_votes"])
-        if not keep(votes, min_yes) or row["source_split"] == "test":
+        if not keep(votes, config.min_yes) or row["source_split"] == "test":
             continue
         inspection = {"status": row["inspect_status"], "error": row["inspect_error"], "median_luma": row["median_luma"],
                       "streaks_per_10k": row["streaks_per_10k"], "spots_per_10k": row["spots_per_10k"]}
-        decision = decide_subset(row["time_of_day"], row["rain_type"], inspection)
+        decision = decide_subset(row["time_of_day"], row["rain_type"], inspection, config.image_evidence)
         if decision.subset is not None:
-            kept.append({**row, "subset": decision.subset, "subset_source": decision.source, "config": config})
+            kept.append({**row, "subset": decision.subset, "subset_source": decision.source,
+                         "config": config.config_id})
     split = split_pairs(({"sample_id": r["sample_id"], "subset": r["subset"], "background": r["clean_hash"]}
-                         for r in kept), test_per_subset)
+                         for r in kept), config.test_per_subset, config.test_share_max)
     return pa.Table.from_pylist([{**r, "split": split[r["sample_id"]]} for r in kept], schema=MANIFEST)
 
 
@@ -104,7 +104,7 @@ class ManifestConfig:
     min_yes: int
     test_per_subset: int
     test_share_max: float = TEST_SHARE_MAX
-    image_evidence: tuple[float, float, float] = (NIGHT_MEDIAN_LUMA, STREAKS_PER_10K, SPOTS_PER_10K)
+    image_evidence: tuple[float, float, float] = IMAGE_EVIDENCE   # the measured subset's thresholds
     upstream: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -126,7 +126,7 @@ class ManifestConfig:
 
 def compute(parts: Parts, config: ManifestConfig) -> dict[str, pa.Table]:
     """Every current part of the input tables -> `manifest` (the global shard)."""
-    return {"manifest": build_manifest(candidates(parts), config.min_yes, config.test_per_subset, config.config_id)}
+    return {"manifest": build_manifest(candidates(parts), config)}
 
 
 def publish_manifest(store: Store) -> Path:

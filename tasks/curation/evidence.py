@@ -20,10 +20,10 @@ import pyarrow as pa
 from PIL import Image
 from scipy import fft, ndimage
 
-from models.pipeline.offline.descriptive import NIGHT_MEDIAN_LUMA, measure
+from models.pipeline.offline.descriptive import measure
 from storage.images import clean_loader, rainy_loader
 from storage.schemas import INSPECTIONS
-from storage.stage import handle_field
+from storage.stage import handle_field, speed_field
 from tasks.image_batches import decoded_chunks
 
 STAGE = "inspect"
@@ -41,11 +41,11 @@ def gray(image: np.ndarray, side: int) -> np.ndarray:
     return np.asarray(pil, dtype=np.float32) / 255.0
 
 
-def phash(image: np.ndarray) -> int:
+def phash(image: np.ndarray, side: int = PHASH_SIDE, bits: int = PHASH_BITS) -> int:
     """DCT perceptual hash as in `imagehash.phash`: bits of the 8x8 lowest DCT coefficients of the
     32x32 grayscale image above their median, as a signed 64-bit integer (Parquet has no uint64)."""
-    coefficients = fft.dctn(gray(image, PHASH_SIDE).astype(np.float64), type=2, norm="ortho")
-    low = coefficients[:PHASH_BITS, :PHASH_BITS]
+    coefficients = fft.dctn(gray(image, side).astype(np.float64), type=2, norm="ortho")
+    low = coefficients[:bits, :bits]
     bits = (low > np.median(low)).ravel()
     value = int(np.packbits(bits).view(">u8")[0])
     return value - (1 << 64) if value >= 1 << 63 else value
@@ -63,14 +63,15 @@ def correlation(a: np.ndarray, b: np.ndarray) -> float:
     return float((a * b).sum() / denominator) if denominator > 1e-12 else 0.0
 
 
-def alignment(rainy: np.ndarray, clean: np.ndarray) -> tuple[float, float]:
+def alignment(rainy: np.ndarray, clean: np.ndarray, side: int = ALIGN_SIDE, sigma: float = ALIGN_SIGMA,
+              shift: int = ALIGN_SHIFT) -> tuple[float, float]:
     """(correlation at zero offset, gain of the best shift over it) of the blurred low-resolution
-    luminance of the two images, shifts up to ALIGN_SHIFT grid pixels each way on the overlap."""
-    a = ndimage.gaussian_filter(gray(rainy, ALIGN_SIDE), ALIGN_SIGMA)   # (S, S)
-    b = ndimage.gaussian_filter(gray(clean, ALIGN_SIDE), ALIGN_SIGMA)
-    s, best = ALIGN_SIDE, -1.0
-    for dy in range(-ALIGN_SHIFT, ALIGN_SHIFT + 1):
-        for dx in range(-ALIGN_SHIFT, ALIGN_SHIFT + 1):
+    luminance of the two images, shifts up to `shift` grid pixels each way on the overlap."""
+    a = ndimage.gaussian_filter(gray(rainy, side), sigma)   # (S, S)
+    b = ndimage.gaussian_filter(gray(clean, side), sigma)
+    s, best = side, -1.0
+    for dy in range(-shift, shift + 1):
+        for dx in range(-shift, shift + 1):
             overlap_a = a[max(0, dy):s + min(0, dy), max(0, dx):s + min(0, dx)]
             overlap_b = b[max(0, -dy):s + min(0, -dy), max(0, -dx):s + min(0, -dx)]
             best = max(best, correlation(overlap_a, overlap_b))
@@ -78,25 +79,25 @@ def alignment(rainy: np.ndarray, clean: np.ndarray) -> tuple[float, float]:
     return at_zero, max(0.0, best - at_zero)
 
 
-def inspect_pair(row: dict, data_root: Path) -> dict[str, Any]:
+def inspect_pair(row: dict, config: InspectConfig) -> dict[str, Any]:
     """Every measurement of one sample (the clean-side ones only when it is paired)."""
-    rainy = rainy_loader(data_root)(row)
+    rainy = rainy_loader(config.data_root)(row)
     m = measure(rainy)
     out = {"sample_id": row["sample_id"], "median_luma": m.median_luma, "streaks_per_10k": m.streaks_per_10k,
-           "spots_per_10k": m.spots_per_10k, "rainy_phash": phash(rainy), "clean_phash": None,
+           "spots_per_10k": m.spots_per_10k, "rainy_phash": phash(rainy, *config.phash), "clean_phash": None,
            "alignment": None, "alignment_gain": None, "status": "ok", "error": None}
     if row["clean_path"]:
-        clean = clean_loader(data_root)(row)
-        at_zero, gain = alignment(rainy, clean)
-        out.update(clean_phash=phash(clean), alignment=at_zero, alignment_gain=gain)
+        clean = clean_loader(config.data_root)(row)
+        at_zero, gain = alignment(rainy, clean, *config.align)
+        out.update(clean_phash=phash(clean, *config.phash), alignment=at_zero, alignment_gain=gain)
     return out
 
 
-def inspect_shard(samples: pa.Table, data_root: Path, chunk: int = 16) -> pa.Table:
+def inspect_shard(samples: pa.Table, config: InspectConfig) -> pa.Table:
     """One row per sample; a sample whose image cannot be read is an error row naming the file."""
     rows = samples.to_pylist()
     out: list[dict] = []
-    for part in decoded_chunks(rows, lambda row: inspect_pair(row, data_root), chunk):
+    for part in decoded_chunks(rows, lambda row: inspect_pair(row, config), config.batch_size):
         out.extend(part.images)   # `images` holds what the loader returned: here, the measurements
         out.extend({"sample_id": sid, "status": "error", "error": why} for sid, why in part.errors.items())
     order = {r["sample_id"]: i for i, r in enumerate(rows)}
@@ -105,9 +106,9 @@ def inspect_shard(samples: pa.Table, data_root: Path, chunk: int = 16) -> pa.Tab
 
 @dataclass(frozen=True)
 class InspectConfig:
-    phash: tuple[int, int] = (PHASH_SIDE, PHASH_BITS)
-    align: tuple[int, float, int] = (ALIGN_SIDE, ALIGN_SIGMA, ALIGN_SHIFT)
-    night: float = NIGHT_MEDIAN_LUMA
+    phash: tuple[int, int] = (PHASH_SIDE, PHASH_BITS)                       # (image side, DCT bits)
+    align: tuple[int, float, int] = (ALIGN_SIDE, ALIGN_SIGMA, ALIGN_SHIFT)  # (grid side, blur, shifts)
+    batch_size: int = speed_field(default=16)                               # samples decoded ahead
     data_root: Path = handle_field(default=None)
 
     @classmethod
@@ -117,4 +118,4 @@ class InspectConfig:
 
 def compute(tables: Mapping[str, pa.Table], config: InspectConfig) -> dict[str, pa.Table]:
     """`samples` -> `inspections` (no model: nothing but the data and this code decides it)."""
-    return {"inspections": inspect_shard(tables["samples"], config.data_root)}
+    return {"inspections": inspect_shard(tables["samples"], config)}

@@ -28,12 +28,13 @@ def _rank(background: str) -> bytes:
     return hashlib.blake2b(background.encode("utf-8"), digest_size=8).digest()
 
 
-def held_out_target(pairs_in_subset: int, test_per_subset: int) -> int:
-    """Test pairs a subset of this many pairs should give: at most TEST_SHARE_MAX of them."""
-    return min(test_per_subset, int(pairs_in_subset * TEST_SHARE_MAX))
+def held_out_target(pairs_in_subset: int, test_per_subset: int, share_max: float = TEST_SHARE_MAX) -> int:
+    """Test pairs a subset of this many pairs should give: at most `share_max` of them."""
+    return min(test_per_subset, int(pairs_in_subset * share_max))
 
 
-def split_pairs(pairs: Iterable[Mapping[str, str]], test_per_subset: int = TEST_PER_SUBSET) -> dict[str, str]:
+def split_pairs(pairs: Iterable[Mapping[str, str]], test_per_subset: int = TEST_PER_SUBSET,
+                share_max: float = TEST_SHARE_MAX) -> dict[str, str]:
     """sample_id -> "train" | "test" for rows with sample_id, subset and background (the clean hash)."""
     if test_per_subset < 0:
         raise ValueError(f"test_per_subset={test_per_subset} must be >= 0")
@@ -44,7 +45,7 @@ def split_pairs(pairs: Iterable[Mapping[str, str]], test_per_subset: int = TEST_
     test: set[str] = set()
     for subset in SUBSETS:
         counts = size.get(subset, Counter())
-        target = held_out_target(sum(counts.values()), test_per_subset)
+        target = held_out_target(sum(counts.values()), test_per_subset, share_max)
         taken = sum(n for background, n in counts.items() if background in test)
         for background in sorted(counts, key=_rank):
             if taken >= target:

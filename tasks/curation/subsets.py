@@ -21,18 +21,25 @@ class SubsetDecision:
     reason: str | None = None  # why there is no subset
 
 
-def measured_time(median_luma: float) -> str:
-    return "night" if median_luma < NIGHT_MEDIAN_LUMA else "day"
+# (night below this median luminance, streaks per 10k pixels that mark rain, spots per 10k that mark drops)
+IMAGE_EVIDENCE = (NIGHT_MEDIAN_LUMA, STREAKS_PER_10K, SPOTS_PER_10K)
 
 
-def measured_rain(streaks_per_10k: float, spots_per_10k: float) -> str:
+def measured_time(median_luma: float, night_below: float = NIGHT_MEDIAN_LUMA) -> str:
+    return "night" if median_luma < night_below else "day"
+
+
+def measured_rain(streaks_per_10k: float, spots_per_10k: float, streaks: float = STREAKS_PER_10K,
+                  spots: float = SPOTS_PER_10K) -> str:
     """The rain kind whose evidence is stronger, each count scaled by the level that marks it as rain
     (clean images stay under both), so the two counts are comparable."""
-    return "streak" if streaks_per_10k / STREAKS_PER_10K >= spots_per_10k / SPOTS_PER_10K else "drop"
+    return "streak" if streaks_per_10k / streaks >= spots_per_10k / spots else "drop"
 
 
-def decide_subset(time_of_day: str | None, rain_type: str | None, inspection: dict | None) -> SubsetDecision:
-    """The pair's subset from its labels, falling back to its rainy image's measurements."""
+def decide_subset(time_of_day: str | None, rain_type: str | None, inspection: dict | None,
+                  evidence: tuple[float, float, float] = IMAGE_EVIDENCE) -> SubsetDecision:
+    """The pair's subset from its labels, falling back to its rainy image's measurements (`evidence`:
+    the thresholds of IMAGE_EVIDENCE)."""
     time_known, rain_known = time_of_day in TIMES_OF_DAY, rain_type in RAIN_TYPES
     if time_known and rain_known:
         return SubsetDecision(SUBSET_OF[(time_of_day, rain_type)], "dataset")
@@ -40,6 +47,8 @@ def decide_subset(time_of_day: str | None, rain_type: str | None, inspection: di
         why = (inspection or {}).get("error") or "not inspected"
         return SubsetDecision(None, "image", f"labels time_of_day={time_of_day}, rain_type={rain_type} need the "
                                              f"image, which could not be measured ({why})")
-    time = time_of_day if time_known else measured_time(inspection["median_luma"])
-    rain = rain_type if rain_known else measured_rain(inspection["streaks_per_10k"], inspection["spots_per_10k"])
+    night_below, streaks, spots = evidence
+    time = time_of_day if time_known else measured_time(inspection["median_luma"], night_below)
+    rain = rain_type if rain_known else measured_rain(inspection["streaks_per_10k"], inspection["spots_per_10k"],
+                                                      streaks, spots)
     return SubsetDecision(SUBSET_OF[(time, rain)], "image")
