@@ -21,7 +21,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import ValidationError
 
-from flows.ingest import add_workers_argument, check_ingest_arguments, ingest, usage_error
+from flows.ingest import add_workers_argument, check_ingest_arguments, connect_engine, engine_of, ingest, usage_error
 from models.pipeline.loading import MissingModel, resolve_model_dir
 from models.pipeline.profiles import Profile, load_profile
 from storage.catalog import refresh_catalog
@@ -32,6 +32,7 @@ from tasks.auditing.card import card_with_embedded_plots
 from tasks.command_line import add_model_arguments, model_from_arguments, takes_model_fields
 from tasks.dag import DISTILL, describe
 from tasks.distill_config import DistillConfig, IngestConfig
+from tasks.engine import LOCAL, ClusterUnreachable
 from tasks.manifest import publish_manifest
 from tasks.retrieve import retrieval_sheets
 from tasks.run_context import RunContext
@@ -85,14 +86,17 @@ def run_dag(run: RunContext) -> list[StageReport]:
     """Every stage after ingest, in order, each built from the run just before it runs; the first stage
     with a failed shard ends the loop (a later stage would read the failed shards' missing inputs)."""
     logger = get_run_logger()
+    engine = engine_of(run.settings, run.data_root)
     reports: list[StageReport] = []
     for spec in DISTILL[1:]:
         stage = spec.build(run)
         while run.notes:
             logger.info(run.notes.pop(0))
-        reports.append(run_stage(run.store, stage, spec.shards(run)))
+        # global steps read every shard's parts at once: they run here, whatever the engine
+        on = engine if spec.scope == "shard" else LOCAL
+        reports.append(run_stage(run.store, stage, spec.shards(run), engine=on))
         if stage.repair is not None and run.settings.retry_judge_errors and not reports[-1].failed:
-            reports.append(run_stage(run.store, stage, spec.shards(run), repair=True))
+            reports.append(run_stage(run.store, stage, spec.shards(run), repair=True, engine=on))
         if reports[-1].failed:
             break
     return reports
@@ -118,6 +122,7 @@ def distill(**parameters) -> list[dict]:
     """Build the store's tables and RainRAG from the datasets under `data_root` with the models of `profile`."""
     settings = DistillConfig(**parameters)
     logger = get_run_logger()
+    connect_engine(settings)
     run = RunContext.open(settings)
     check_models(run.profile)
     with artifacts_in_background():  # the API round trips (ingest's too) overlap the planning
@@ -158,9 +163,10 @@ def main(argv: list[str] | None = None) -> None:
     except (FileNotFoundError, ValueError, MissingModel) as exc:
         parser.exit(2, f"error: {exc}\n")
     try:
+        connect_engine(settings)
         run = distill.with_options(task_runner=ThreadPoolTaskRunner(max_workers=args.workers))
         summary = run(**settings.model_dump())
-    except StoreBusy as exc:
+    except (StoreBusy, ClusterUnreachable) as exc:
         parser.exit(2, f"error: {exc}\n")
     for row in summary:
         print(f"{row['stage']:<8} {row['rows']:>8} rows  {row['errors']:>6} errors")

@@ -28,6 +28,7 @@ from tasks.command_line import add_model_arguments, flag, model_from_arguments, 
 from tasks.dag import ingest_stage
 from tasks.distill_config import IngestConfig
 from tasks.ingest import IngestStageConfig, drop_stale_shards, plan_dataset
+from tasks.engine import ClusterUnreachable, Engine
 from tasks.runner import query_artifact, run_stage
 
 
@@ -71,6 +72,7 @@ def ingest(**parameters) -> list[dict]:
     """Ingest every recognised dataset under `data_root` into the table store at `store`."""
     settings = IngestConfig(**parameters)
     logger = get_run_logger()
+    connect_engine(settings)
     root, target = Path(settings.data_root).expanduser().resolve(), Store(settings.store)
     swept = target.sweep_temporaries()
     if swept:
@@ -91,7 +93,8 @@ def ingest(**parameters) -> list[dict]:
             if stale:
                 logger.info("%s: removed %d shards from an earlier shard layout", item.dataset.name, len(stale))
             shards.extend(keys)
-        report = run_stage(target, ingest_stage(IngestStageConfig(settings.max_pixels, root, staging)), shards)
+        report = run_stage(target, ingest_stage(IngestStageConfig(settings.max_pixels, root, staging)), shards,
+                           engine=engine_of(settings, root))
         if refresh_catalog(target):
             logger.info("catalog refreshed: %s", target.catalog_path)
         shutil.rmtree(staging, ignore_errors=True)
@@ -101,6 +104,17 @@ def ingest(**parameters) -> list[dict]:
         raise RuntimeError(f"ingest: {len(report.failed)} shards failed ({', '.join(sorted(report.failed))}); "
                            "rerun to retry them, the others are kept")
     return counts
+
+
+def engine_of(settings: IngestConfig, data_root: Path) -> Engine:
+    return Engine(settings.engine, settings.ray_address, data_root, settings.ray_gpus_per_worker)
+
+
+def connect_engine(settings: IngestConfig) -> None:
+    """With engine=ray, join the cluster now: an unreachable one is an error before any work starts."""
+    if settings.engine == "ray":
+        from tasks.ray_engine import connect   # Ray is imported only by runs that use it
+        connect(settings.ray_address)
 
 
 def add_workers_argument(parser: argparse.ArgumentParser) -> None:
@@ -150,9 +164,10 @@ def main(argv: list[str] | None = None) -> None:
         usage_error(parser, exc)
     check_ingest_arguments(parser, settings)
     try:
+        connect_engine(settings)
         run = ingest.with_options(task_runner=ThreadPoolTaskRunner(max_workers=args.workers))
         counts = run(**settings.model_dump())
-    except StoreBusy as exc:
+    except (StoreBusy, ClusterUnreachable) as exc:
         parser.exit(2, f"error: {exc}\n")
     width = max([len("dataset"), *(len(c["dataset"]) for c in counts)])
     print(f"{'dataset':<{width}}  {'samples':>8}  {'rejects':>8}")

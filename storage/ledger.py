@@ -30,6 +30,7 @@ class LedgerRecord:
     rows: dict[str, int] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)  # table -> part file, relative to the store
     error: str | None = None
+    worker: str | None = None   # where it ran: "<host>/<pid>" in-process, "ray:<node ip>/<node id>/<pid>" on Ray
 
     @property
     def seconds(self) -> float:

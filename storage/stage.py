@@ -17,6 +17,8 @@ call runs in-process, inside a Prefect task (tasks.runner) or in a Ray actor.
 from __future__ import annotations
 
 import dataclasses
+import os
+import socket
 import time
 import traceback
 from dataclasses import dataclass
@@ -200,11 +202,13 @@ def _outputs(store: Store, stage: Stage, shard: str) -> dict[str, pa.Table]:
     return {table: store.read_shard(table, shard) for table in stage.outputs}
 
 
-def run_shard(store: Store, stage: Stage, item: ShardPlan) -> LedgerRecord:
-    """Compute (or repair) one shard, write its parts atomically and record it in the ledger.
+def run_shard(store: Store, stage: Stage, item: ShardPlan, worker: str | None = None) -> LedgerRecord:
+    """Compute (or repair) one shard, write its parts atomically and record it in the ledger (with the
+    `worker` that ran it: by default this host and process).
 
     A failure is recorded (with the traceback) and re-raised so the engine can retry or report it.
     """
+    worker = worker or f"{socket.gethostname()}/{os.getpid()}"
     started = time.time()
     try:
         inputs = stage.read_input(store, item.shard)
@@ -223,12 +227,12 @@ def run_shard(store: Store, stage: Stage, item: ShardPlan) -> LedgerRecord:
     except Exception as exc:
         store.ledger.write(LedgerRecord(
             stage=stage.name, shard=item.shard, fingerprint=item.fingerprint, status="failed",
-            started=started, finished=time.time(), error="".join(traceback.format_exception(exc)),
+            started=started, finished=time.time(), error="".join(traceback.format_exception(exc)), worker=worker,
         ))
         raise
     record = LedgerRecord(
         stage=stage.name, shard=item.shard, fingerprint=item.fingerprint, status="done",
-        started=started, finished=time.time(), rows=rows, outputs=outputs,
+        started=started, finished=time.time(), rows=rows, outputs=outputs, worker=worker,
     )
     store.ledger.write(record)
     return record

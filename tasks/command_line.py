@@ -42,6 +42,8 @@ def add_model_arguments(parser: argparse.ArgumentParser, model: type[BaseModel])
         scalar = _scalar(info.annotation)
         if scalar is bool:
             options["action"] = argparse.BooleanOptionalAction
+        elif typing.get_origin(scalar) is typing.Literal:
+            options.update(type=str, choices=list(typing.get_args(scalar)))
         else:
             options["type"] = scalar
             if typing.get_origin(info.annotation) is list or list in [typing.get_origin(a) for a in

@@ -41,10 +41,11 @@ class StageSpec:
     scope: str = "shard"                 # "shard": one run per sample shard; "global": the one shard "all"
 
     def stage(self, config: Any, profile: Profile | None = None) -> Stage:
-        """The Stage with `config`; with a profile, GPUs only where one of its roles' models wants one."""
+        """The Stage with `config`. The declared GPUs and memory are for neural models: with a profile
+        whose models for this stage want no GPU (the offline ones), it asks for no GPU and LIGHT_MEMORY_GB."""
         resources = self.resources
         if profile is not None and not any(wants_gpu(profile.roles[role]) for role in self.roles):
-            resources = replace(resources, gpus=0)
+            resources = replace(resources, gpus=0, memory_gb=min(resources.memory_gb, LIGHT_MEMORY_GB))
         if self.roles and profile is not None:
             resources = replace(resources, batch_size=min(profile.roles[r].batch_size for r in self.roles))
         return Stage(self.name, self.version, self.inputs, self.outputs, config, self.compute,
@@ -56,6 +57,8 @@ class StageSpec:
     def shards(self, run: RunContext) -> list[str]:
         return [GLOBAL_SHARD] if self.scope == "global" else run.shards()
 
+
+LIGHT_MEMORY_GB = 2   # a worker of a stage without neural models
 
 INGEST = StageSpec(
     "ingest", "read, hash and validate every candidate pair (discovery pairs the files first)", ingest.VERSION,

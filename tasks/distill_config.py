@@ -10,7 +10,7 @@ provenance. Every other field can change RainRAG and is recorded in each manifes
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -39,6 +39,16 @@ class IngestConfig(BaseModel):
                             json_schema_extra=SPEED_FIELD)
     max_pixels: int = Field(DEFAULT_MAX_PIXELS, ge=1,
                             description="refuse to decode larger images (decompression-bomb guard)")
+    engine: Literal["local", "ray"] = Field("local", description="where shards run: local (this process's "
+                                                                  "threads) or ray (a Ray cluster's actors)",
+                                            json_schema_extra=SPEED_FIELD)
+    ray_address: str = Field("auto", description="the Ray cluster for engine=ray: auto (the one this machine "
+                                                 "belongs to) or host:port of its head",
+                             json_schema_extra=HANDLE_FIELD)
+    ray_gpus_per_worker: float | None = Field(None, ge=0, description="GPUs per Ray worker of each stage that "
+                                                                      "holds models (default: 1 where the "
+                                                                      "profile's model wants a GPU, else 0)",
+                                              json_schema_extra=SPEED_FIELD)
 
 
 class DistillConfig(IngestConfig):

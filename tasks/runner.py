@@ -21,6 +21,7 @@ from storage.catalog import query_cached
 from storage.ledger import LedgerRecord
 from storage.stage import ShardPlan, Stage, plan, run_shard
 from storage.store import Store
+from tasks.engine import LOCAL, Engine
 
 
 # A stage's progress bar moves at most this often (and at its end): each move is an API call, and on a
@@ -46,12 +47,48 @@ class StageReport:
         return sum(r.rows.get(table, 0) for r in self.done)
 
 
-def run_stage(store: Store, stage: Stage, shards: list[str], repair: bool = False) -> StageReport:
-    """Run `stage` over `shards` on the flow's task runner, skipping what the ledger has done.
+class Progress:
+    """A stage's report, its log lines and its progress bar, moved as shards finish on any engine."""
+
+    def __init__(self, report: StageReport, total: int):
+        self.report, self.total, self.finished, self.shown = report, total, 0, None
+        self.logger = get_run_logger()
+        self.bar = attach(create_progress_artifact, progress=0.0, description=f"{report.stage}: shards done")
+
+    def done(self, record: LedgerRecord) -> None:
+        self.report.done.append(record)
+        self._moved()
+
+    def failed(self, shard: str, error: str) -> None:
+        self.report.failed[shard] = error
+        self.logger.error("%s/%s failed: %s", self.report.stage, shard, error.strip().splitlines()[-1])
+        self._moved()
+
+    def _moved(self) -> None:
+        self.finished += 1
+        # the first finished shard moves the bar at once, later ones at most every PROGRESS_EVERY_S
+        if self.finished < self.total and (self.shown is None or time.monotonic() - self.shown >= PROGRESS_EVERY_S):
+            attach(_update_progress, artifact=self.bar, progress=100.0 * self.finished / self.total)
+            self.shown = time.monotonic()
+
+    def close(self) -> None:
+        """Also when the stage ends in an exception or is cancelled: the bar shows what was done."""
+        report = self.report
+        failed = f", {len(report.failed)} failed" if report.failed else ""
+        stopped = "" if self.finished == self.total else f", stopped after {self.finished} of {self.total}"
+        attach(_update_progress, artifact=self.bar, progress=100.0 * self.finished / self.total,
+               description=f"{report.stage}: {len(report.done)} of {self.total} shards done{failed}{stopped}")
+        self.logger.info("%s: %d shards computed, %d failed", report.stage, len(report.done), len(report.failed))
+
+
+def run_stage(store: Store, stage: Stage, shards: list[str], repair: bool = False,
+              engine: Engine = LOCAL) -> StageReport:
+    """Run `stage` over `shards` on `engine`, skipping what the ledger has done.
 
     With `repair`, the stage's repair mode instead (storage.stage.Repair): only the done shards whose
     outputs hold something to redo run, e.g. the judge calls that failed."""
     logger = get_run_logger()
+    stage = engine.prepare(stage)
     pending, done = plan(store, stage, shards, repair)
     name = f"{stage.name} (repair)" if repair else stage.name
     report = StageReport(stage=name, skipped=len(done))
@@ -61,31 +98,49 @@ def run_stage(store: Store, stage: Stage, shards: list[str], repair: bool = Fals
         logger.info("%s: %d shards, %d already done, %d to run", name, len(shards), len(done), len(pending))
     if not pending:
         return report
-    progress = attach(create_progress_artifact, progress=0.0, description=f"{name}: shards done")
-    shown, finished = None, 0
-    futures = {run_shard_task.submit(store, stage, item): item for item in pending}
+    progress = Progress(report, len(pending))
     try:
-        for finished, future in enumerate(as_completed(list(futures)), start=1):
-            item = futures[future]
-            future.wait()
-            if future.state.is_completed():
-                report.done.append(future.result())
-            else:
-                record = store.ledger.get(stage.name, item.shard, item.fingerprint)
-                report.failed[item.shard] = record.error if record and record.error else str(future.state.message)
-                last_line = report.failed[item.shard].strip().splitlines()[-1]
-                logger.error("%s/%s failed: %s", name, item.shard, last_line)
-            # the first finished shard moves the bar at once, later ones at most every PROGRESS_EVERY_S
-            if finished < len(pending) and (shown is None or time.monotonic() - shown >= PROGRESS_EVERY_S):
-                attach(_update_progress, artifact=progress, progress=100.0 * finished / len(pending))
-                shown = time.monotonic()
-    finally:  # also when the stage ends in an exception or is cancelled: the bar shows what was done
-        failed = f", {len(report.failed)} failed" if report.failed else ""
-        stopped = "" if finished == len(pending) else f", stopped after {finished} of {len(pending)}"
-        attach(_update_progress, artifact=progress, progress=100.0 * finished / len(pending),
-               description=f"{name}: {len(report.done)} of {len(pending)} shards done{failed}{stopped}")
-    logger.info("%s: %d shards computed, %d failed", name, len(report.done), len(report.failed))
+        if engine.kind == "ray":
+            run_stage_on_ray(store, stage, pending, engine, progress)
+        else:
+            _run_local(store, stage, pending, progress)
+    finally:
+        progress.close()
     return report
+
+
+def _run_local(store: Store, stage: Stage, pending: list[ShardPlan], progress: Progress) -> None:
+    """One task run per shard on the flow's task runner."""
+    futures = {run_shard_task.submit(store, stage, item): item for item in pending}
+    for future in as_completed(list(futures)):
+        item = futures[future]
+        future.wait()
+        if future.state.is_completed():
+            progress.done(future.result())
+        else:
+            record = store.ledger.get(stage.name, item.shard, item.fingerprint)
+            progress.failed(item.shard, record.error if record and record.error else str(future.state.message))
+
+
+@task(name="run-stage-on-ray", task_run_name="{stage.name} on ray", cache_policy=NO_CACHE)
+def run_stage_on_ray(store: Store, stage: Stage, pending: list[ShardPlan], engine: Engine,
+                     progress: Progress) -> None:
+    """Every pending shard of the stage on the Ray cluster, in one task run (models load once per actor)."""
+    from tasks.ray_engine import connect, run_on_ray   # Ray is imported only by runs that use it
+
+    connect(engine.address)
+
+    def record(outcome) -> None:
+        if outcome.error is None:
+            progress.done(outcome.record)
+        else:
+            progress.failed(outcome.item.shard, outcome.error)
+
+    def lost(item: ShardPlan, why: str) -> None:
+        get_run_logger().warning("%s/%s: its Ray worker died (%s); retried on another worker", stage.name,
+                                 item.shard, why)
+
+    run_on_ray(store, stage, pending, engine.data_root, record, lost)
 
 
 def query_artifact(store: Store, key: str, sql: str, description: str) -> list[dict]:

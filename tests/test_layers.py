@@ -56,6 +56,10 @@ def test_flows_holds_flows_and_stage_logic_imports_no_prefect():
     with_prefect = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "tasks").rglob("*.py")
                           if "prefect" in {n.split(".")[0] for n in _imports(p)})
     assert with_prefect == ["tasks/runner.py"], with_prefect
+    with_ray = sorted(p.relative_to(ROOT).as_posix() for p in ROOT.glob("*/**/*.py")
+                      if p.parts[len(ROOT.parts)] not in (".venv", "tests", "benchmarks")
+                      and "ray" in {n.split(".")[0] for n in _imports(p)})
+    assert with_ray == ["tasks/ray_engine.py"], with_ray
 
 
 def _imports(path: Path) -> set[str]:
