@@ -12,12 +12,11 @@ from typing import Any, Mapping
 
 import pyarrow as pa
 
-from models.pipeline.profiles import Profile
 from models.pipeline.registry import load_role
 from storage.images import rainy_loader
 from storage.schemas import CAPTIONS
-from storage.stage import handle_field, speed_field
 from tasks.image_batches import MODEL_TIME, decoded_chunks
+from tasks.run_context import ModelsConfig
 
 STAGE = "caption"
 VERSION = "1"
@@ -47,16 +46,10 @@ def caption_shard(samples: pa.Table, models: Mapping[str, Any], data_root: Path,
 
 
 @dataclass(frozen=True)
-class CaptionConfig:
-    models: dict                               # identity of the captioner, expander and keyword extractor
-    batch_size: int = speed_field()            # images per captioner call
-    profile: Profile = handle_field()
-    data_root: Path = handle_field()
-
-    @classmethod
-    def from_run(cls, run: Any) -> CaptionConfig:
-        return cls(run.profile.identity(*ROLES), run.profile.roles["captioner"].batch_size, run.profile,
-                   run.data_root)
+class CaptionConfig(ModelsConfig):
+    """The captioner's, expander's and keyword extractor's identity; images per captioner call."""
+    ROLES = ROLES
+    BATCH_ROLE = "captioner"
 
 
 def compute(tables: Mapping[str, pa.Table], config: CaptionConfig) -> dict[str, pa.Table]:

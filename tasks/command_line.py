@@ -18,6 +18,11 @@ def flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+def _is_list(annotation: Any) -> bool:
+    """`list[X]` or `list[X] | None`."""
+    return list in (typing.get_origin(annotation), *(typing.get_origin(a) for a in typing.get_args(annotation)))
+
+
 def _scalar(annotation: Any) -> Any:
     """int for `int`, str for `list[str] | None`: the type argparse converts each value with."""
     args = [a for a in typing.get_args(annotation) if a is not type(None)]
@@ -46,8 +51,7 @@ def add_model_arguments(parser: argparse.ArgumentParser, model: type[BaseModel])
             options.update(type=str, choices=list(typing.get_args(scalar)))
         else:
             options["type"] = scalar
-            if typing.get_origin(info.annotation) is list or list in [typing.get_origin(a) for a in
-                                                                    typing.get_args(info.annotation)]:
+            if _is_list(info.annotation):
                 options.update(extra.get("cli", {"nargs": "*"}))
         if info.is_required():
             options["required"] = True

@@ -1,8 +1,8 @@
 """The distill DAG as data: every stage in order, with its inputs, outputs, config and resources.
 
-Every engine reads this list: the distill flow (flows/distill.py) loops over it on Prefect, `run_dag`
-runs it on one thread without Prefect, and the README's DAG table is checked against it
-(tests/distill/test_dag.py). A stage's config is built from the run (tasks.run_context) just before it
+Every engine reads this list: the distill flow (flows/distill.py) loops over it with the local or the
+Ray engine, benchmarks/distill_flow.py runs it on one thread without Prefect, and the README's DAG
+table is checked against it (tests/distill/test_dag.py). A stage's config is built from the run (tasks.run_context) just before it
 runs; its resources say what one worker of it needs, with GPUs only where the profile gives the stage a
 model that wants one (models.pipeline.registry.wants_gpu).
 """
@@ -15,7 +15,6 @@ from typing import Any
 from models.pipeline.profiles import Profile
 from models.pipeline.registry import wants_gpu
 from storage.images import DEFAULT_MAX_PIXELS
-from storage.ledger import LedgerRecord
 from storage.sources.registry import load_registry, locate
 from storage.stage import GLOBAL_SHARD, AllShards, Compute, Inputs, Repair, Resources, ShardTables, Stage, run_inline
 from storage.store import Store
@@ -98,11 +97,6 @@ DISTILL: tuple[StageSpec, ...] = (
 BY_NAME = {spec.name: spec for spec in DISTILL}
 
 
-def stage_for(name: str, run: RunContext) -> Stage:
-    """The stage `name` of the DAG with its config built from `run`."""
-    return BY_NAME[name].build(run)
-
-
 def describe() -> str:
     """The DAG, one stage a line: what `--help` and the README show."""
     return "\n".join(f"  {s.name:<9} {', '.join(s.inputs)} -> {', '.join(s.outputs)}: {s.summary}" for s in DISTILL)
@@ -120,14 +114,3 @@ def ingest_into_store(data_root: Path, store: Store, shard_size: int = 2048) -> 
     shards = [key for item in located for key in ingest.plan_dataset(item, Path(data_root), staging, shard_size)[0]]
     run_inline(store, ingest_stage(ingest.IngestStageConfig(DEFAULT_MAX_PIXELS, Path(data_root), staging)), shards)
     return shards
-
-
-def run_dag(run: RunContext, repair: bool = False) -> dict[str, list[LedgerRecord]]:
-    """Every stage after ingest, in order, on this thread, without Prefect (tests, benchmarks, tools)."""
-    records = {}
-    for spec in DISTILL[1:]:
-        stage = spec.build(run)
-        records[spec.name] = run_inline(run.store, stage, spec.shards(run))
-        if repair and stage.repair is not None:
-            records[spec.name] += run_inline(run.store, stage, spec.shards(run), repair=True)
-    return records

@@ -13,12 +13,11 @@ from typing import Any, Mapping
 import numpy as np
 import pyarrow as pa
 
-from models.pipeline.profiles import Profile
 from models.pipeline.registry import load_role
 from storage.images import rainy_loader
 from storage.schemas import embeddings_schema
-from storage.stage import handle_field, speed_field
 from tasks.image_batches import MODEL_TIME, decoded_chunks
+from tasks.run_context import ModelsConfig
 
 STAGE = "embed"
 VERSION = "1"
@@ -68,16 +67,10 @@ def embed_shard(samples: pa.Table, captions: pa.Table, models: Mapping[str, Any]
 
 
 @dataclass(frozen=True)
-class EmbedConfig:
-    models: dict                               # identity of the text, keyword and image encoders
-    batch_size: int = speed_field()            # images per image-encoder call
-    profile: Profile = handle_field()
-    data_root: Path = handle_field()
-
-    @classmethod
-    def from_run(cls, run: Any) -> EmbedConfig:
-        return cls(run.profile.identity(*ROLES), run.profile.roles["image_encoder"].batch_size, run.profile,
-                   run.data_root)
+class EmbedConfig(ModelsConfig):
+    """The text, keyword and image encoders' identity; images per image-encoder call."""
+    ROLES = ROLES
+    BATCH_ROLE = "image_encoder"
 
 
 def compute(tables: Mapping[str, pa.Table], config: EmbedConfig) -> dict[str, pa.Table]:

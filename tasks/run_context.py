@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 from models.pipeline.profiles import Profile, load_profile
+from storage.stage import handle_field, speed_field
 from storage.store import Store
 from tasks.distill_config import DistillConfig
 from tasks.retrieval.pool import Pool, load_pool
@@ -46,3 +48,21 @@ class RunContext:
             self._pool = load_pool(self.store, self.shards())
             self.notes.append(f"reference pool: {len(self._pool)} real rainy images")
         return self._pool
+
+
+@dataclass(frozen=True)
+class ModelsConfig:
+    """The config of a stage whose output is decided by its models alone (caption, embed): their identity
+    is fingerprinted; the batch size, the loaded profile and the data root are not."""
+    ROLES: ClassVar[tuple[str, ...]] = ()
+    BATCH_ROLE: ClassVar[str] = ""     # the role whose batch size sets the image chunks
+
+    models: dict
+    batch_size: int = speed_field()
+    profile: Profile = handle_field()
+    data_root: Path = handle_field()
+
+    @classmethod
+    def from_run(cls, run: RunContext) -> ModelsConfig:
+        return cls(run.profile.identity(*cls.ROLES), run.profile.roles[cls.BATCH_ROLE].batch_size, run.profile,
+                   run.data_root)
