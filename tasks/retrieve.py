@@ -12,6 +12,7 @@ hashes). The pool holds real images, so this only bites for real paired datasets
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -136,15 +137,16 @@ def retrieve_shard(samples: pa.Table, embeddings: pa.Table, pool: Pool, index: T
 
 
 _INDEXES: dict[tuple[str, str], TextIndex] = {}   # per process: every shard of a run (or worker) shares one
+_BUILDING = threading.Lock()                        # shards on the local engine's threads build it once
 
 
 def text_index(config: RetrievalConfig) -> TextIndex:
     """The pool's FAISS index, built once per pool fingerprint and index setting (cached on disk too)."""
-    key = fingerprint([config.pool, asdict(config.index)])   # a new index setting builds a new index
-    if (str(config.index_dir), key) not in _INDEXES:
-        _INDEXES[str(config.index_dir), key] = cached_index(config.index_dir, key, lambda: config.members.text,
-                                                            config.index)
-    return _INDEXES[str(config.index_dir), key]
+    key = (str(config.index_dir), fingerprint([config.pool, asdict(config.index)]))   # a new setting: a new index
+    with _BUILDING:
+        if key not in _INDEXES:
+            _INDEXES[key] = cached_index(config.index_dir, key[1], lambda: config.members.text, config.index)
+        return _INDEXES[key]
 
 
 def compute(tables: Mapping[str, pa.Table], config: RetrievalConfig) -> dict[str, pa.Table]:
