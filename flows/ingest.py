@@ -12,8 +12,10 @@ import argparse
 import os
 import shutil
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from contextvars import copy_context
 from pathlib import Path
+from typing import Iterator
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -72,38 +74,38 @@ def ingest(**parameters) -> list[dict]:
     """Ingest every recognised dataset under `data_root` into the table store at `store`."""
     settings = IngestConfig(**parameters)
     logger = get_run_logger()
-    connect_engine(settings)
-    root, target = Path(settings.data_root).expanduser().resolve(), Store(settings.store)
-    swept = target.sweep_temporaries()
-    if swept:
-        logger.info("removed %d half-written files of killed runs (e.g. %s)", len(swept), swept[0])
-    registry = load_registry([Path(p) for p in settings.layouts or []])
-    located, unrecognised = locate(root, registry, settings.datasets)
-    if unrecognised:
-        logger.warning("folders under %s that match no dataset (add a layout with --layouts): %s",
-                       root, ", ".join(unrecognised))
-    logger.info("found %d datasets under %s: %s", len(located), root, ", ".join(l.dataset.name for l in located))
-    with target.lock("ingest"):
-        staging = target.staging("ingest")
-        shutil.rmtree(staging, ignore_errors=True)  # a killed run's leftovers; the ledger holds the truth
-        staging.mkdir(parents=True)
-        shards: list[str] = []
-        for item, keys in zip(located, discover_task(located, root, staging, settings.shard_size)):
-            stale = drop_stale_shards(target, item.dataset.name, keys)
-            if stale:
-                logger.info("%s: removed %d shards from an earlier shard layout", item.dataset.name, len(stale))
-            shards.extend(keys)
-        report = run_stage(target, ingest_stage(IngestStageConfig(settings.max_pixels, root, staging)), shards,
-                           engine=engine_of(settings, root))
-        if refresh_catalog(target):
-            logger.info("catalog refreshed: %s", target.catalog_path)
-        shutil.rmtree(staging, ignore_errors=True)
-    counts = query_artifact(target, "ingest-counts", COUNTS_SQL, "samples and rejects per dataset")
-    query_artifact(target, "ingest-rejects", REASONS_SQL, "why candidates were rejected")
-    if report.failed:
-        raise RuntimeError(f"ingest: {len(report.failed)} shards failed ({', '.join(sorted(report.failed))}); "
-                           "rerun to retry them, the others are kept")
-    return counts
+    with engine_session(settings):  # joins the cluster first: an unreachable one fails here
+        root, target = Path(settings.data_root).expanduser().resolve(), Store(settings.store)
+        swept = target.sweep_temporaries()
+        if swept:
+            logger.info("removed %d half-written files of killed runs (e.g. %s)", len(swept), swept[0])
+        registry = load_registry([Path(p) for p in settings.layouts or []])
+        located, unrecognised = locate(root, registry, settings.datasets)
+        if unrecognised:
+            logger.warning("folders under %s that match no dataset (add a layout with --layouts): %s",
+                           root, ", ".join(unrecognised))
+        logger.info("found %d datasets under %s: %s", len(located), root, ", ".join(l.dataset.name for l in located))
+        with target.lock("ingest"):
+            staging = target.staging("ingest")
+            shutil.rmtree(staging, ignore_errors=True)  # a killed run's leftovers; the ledger holds the truth
+            staging.mkdir(parents=True)
+            shards: list[str] = []
+            for item, keys in zip(located, discover_task(located, root, staging, settings.shard_size)):
+                stale = drop_stale_shards(target, item.dataset.name, keys)
+                if stale:
+                    logger.info("%s: removed %d shards from an earlier shard layout", item.dataset.name, len(stale))
+                shards.extend(keys)
+            report = run_stage(target, ingest_stage(IngestStageConfig(settings.max_pixels, root, staging)), shards,
+                               engine=engine_of(settings, root))
+            if refresh_catalog(target):
+                logger.info("catalog refreshed: %s", target.catalog_path)
+            shutil.rmtree(staging, ignore_errors=True)
+        counts = query_artifact(target, "ingest-counts", COUNTS_SQL, "samples and rejects per dataset")
+        query_artifact(target, "ingest-rejects", REASONS_SQL, "why candidates were rejected")
+        if report.failed:
+            raise RuntimeError(f"ingest: {len(report.failed)} shards failed ({', '.join(sorted(report.failed))}); "
+                               "rerun to retry them, the others are kept")
+        return counts
 
 
 def engine_of(settings: IngestConfig, data_root: Path) -> Engine:
@@ -115,6 +117,17 @@ def connect_engine(settings: IngestConfig) -> None:
     if settings.engine == "ray":
         from tasks.ray_engine import connect   # Ray is imported only by runs that use it
         connect(settings.ray_address)
+
+
+@contextmanager
+def engine_session(settings: IngestConfig) -> Iterator[None]:
+    """The flow's time on its engine: with engine=ray, joined first and its workers stopped at the end."""
+    if settings.engine != "ray":
+        yield
+        return
+    from tasks.ray_engine import session   # Ray is imported only by runs that use it
+    with session(settings.ray_address):
+        yield
 
 
 def add_workers_argument(parser: argparse.ArgumentParser) -> None:

@@ -4,7 +4,6 @@ those groups (SIGINT, then SIGKILL), never by name."""
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -15,6 +14,8 @@ from pathlib import Path
 from typing import Iterator
 
 import psutil
+
+from tools.process_group import stop_group
 
 RAY = str(Path(sys.executable).with_name("ray"))
 SECOND_NODE = "second_node"
@@ -62,19 +63,6 @@ def _alive_nodes(address: str) -> int:
     return out.stdout.count(" node_") if out.returncode == 0 else 0
 
 
-def _stop(process: subprocess.Popen) -> None:
-    for sig, wait_s in ((signal.SIGINT, 20), (signal.SIGKILL, 10)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=wait_s)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
 @contextmanager
 def two_node_cluster(logs: Path) -> Iterator[Cluster]:
     os.environ.update(AUTH)
@@ -95,4 +83,4 @@ def two_node_cluster(logs: Path) -> Iterator[Cluster]:
     finally:
         for process in (second, head):
             if process is not None:
-                _stop(process)
+                stop_group(process)

@@ -88,3 +88,19 @@ def load_role(profile: Profile, role: str) -> Any:
         if key not in _loaded:
             _loaded[key] = adapter(spec.kind)(spec, profile)
         return _loaded[key]
+
+
+def release_models() -> int:
+    """Drop every model this process built (a worker moving on to a stage with other models: their GPU
+    memory is given back before the next ones load). Returns how many were dropped."""
+    import gc
+    import sys
+
+    with _loading:
+        dropped = len(_loaded)
+        _loaded.clear()
+    gc.collect()
+    torch = sys.modules.get("torch")   # only a process that imported torch has CUDA memory to give back
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    return dropped

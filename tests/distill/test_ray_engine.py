@@ -116,6 +116,27 @@ def test_the_whole_flow_on_ray_runs_on_both_nodes_and_equals_the_local_engine(
     for stage in ("ingest", "quality", "caption", "embed", "retrieve", "judge", "inspect"):
         used = {names[w.split("/")[1]] for w in workers(store, stage)}
         assert used == {"head", "second"}, f"{stage} ran on {used}"
+    # the pool outlives its stage: the offline profile's light stages share their workers' processes
+    assert workers(store, "quality") & workers(store, "caption") & workers(store, "embed")
+    assert workers(store, "retrieve") & workers(store, "judge") & workers(store, "inspect")
+    assert_no_worker_left(cluster)
+
+
+def assert_no_worker_left(cluster) -> None:
+    """The flow's end stops its pool: no ShardWorker process stays on the cluster."""
+    deadline = time.monotonic() + 30
+    while True:
+        left = []
+        for process in cluster.processes():
+            try:
+                if "ShardWorker" in " ".join(process.cmdline()):
+                    left.append(process.pid)
+            except psutil.Error:
+                continue
+        if not left:
+            return
+        assert time.monotonic() < deadline, f"ShardWorker processes left after the flow: {left}"
+        time.sleep(0.5)
 
 
 def test_a_worker_sigkilled_mid_shard_loses_and_duplicates_nothing(

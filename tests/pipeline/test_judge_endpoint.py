@@ -114,13 +114,14 @@ class ScriptedServer:
     """A real HTTP server on loopback that fails its first `failures` calls with `status`, then answers."""
 
     def __init__(self, failures: int, status: int = 503):
-        self.calls, self.headers = 0, []
+        self.calls, self.headers, self.bodies = 0, [], []
         app = FastAPI()
 
         @app.post("/v1/chat/completions")
         async def chat(request: Request):
             self.calls += 1
             self.headers.append(request.headers.get("authorization"))
+            self.bodies.append(await request.json())
             if self.calls <= failures:
                 return JSONResponse({"error": "busy"}, status_code=status)
             return {"choices": [{"index": 0, "message": {"role": "assistant", "content": "Yes."}}]}
@@ -170,3 +171,22 @@ def test_the_api_key_comes_from_the_named_environment_variable(cases, monkeypatc
     with pytest.raises(ValueError, match="RAINRAG_TEST_JUDGE_KEY .* is not set"):
         load_role(endpoint_profile("http://127.0.0.1:9/v1", api_key_env="RAINRAG_TEST_JUDGE_KEY", max_retries=0),
                   "judge_1")
+
+
+@pytest.mark.parametrize("field, expected", [
+    ("structured_outputs", {"structured_outputs": {"choice": ["yes", "no"]}}),
+    ("guided_choice", {"guided_choice": ["yes", "no"]}),
+    (None, {}),
+])
+def test_a_structured_yes_no_choice_is_asked_for_in_the_field_the_server_reads(cases, field, expected):
+    scripted = ScriptedServer(failures=0)
+    with scripted as url:
+        verdict = load_role(endpoint_profile(url, choice_field=field), "judge_1").judge(cases[:1])[0]
+    assert verdict.answer == "yes"
+    [body] = scripted.bodies
+    assert {k: body[k] for k in ("structured_outputs", "guided_choice") if k in body} == expected
+
+
+def test_an_unknown_choice_field_is_refused_with_its_name():
+    with pytest.raises(ValueError, match="choice_field"):
+        load_role(endpoint_profile("http://127.0.0.1:9/v1", choice_field="grammar"), "judge_1")

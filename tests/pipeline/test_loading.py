@@ -10,7 +10,7 @@ from models.pipeline import fetch
 from models.pipeline.loading import (REVISION_FILE, MissingModel, pick_device, pick_dtype, resolve_model_dir,
                                      run_batched)
 from models.pipeline.profiles import ModelSpec, load_profile
-from models.pipeline.registry import load_role
+from models.pipeline.registry import load_role, release_models
 
 PAPER_REPOS = {
     "Salesforce/blip-image-captioning-large": "2227ac38c9f16105cb0412e7cab4759978a8fd90",
@@ -41,6 +41,16 @@ def test_a_pkg_model_resolves_to_the_package_weights_and_encodes_384_d():
     assert encoder.dim == 384 and rain.shape == (384,) and rain.dtype == np.float32
     assert np.isclose(np.linalg.norm(rain), 1, atol=1e-5)
     assert rain @ road > rain @ cat   # real weights: meaning, not just shape
+
+
+def test_a_role_is_built_once_per_process_until_its_models_are_released():
+    profile = load_profile("offline")
+    encoder = load_role(profile, "text_encoder")
+    assert load_role(profile, "text_encoder") is encoder
+    assert release_models() >= 1
+    rebuilt = load_role(profile, "text_encoder")
+    assert rebuilt is not encoder
+    assert np.array_equal(rebuilt.encode_texts(["rain"])[0], encoder.encode_texts(["rain"])[0])
 
 
 def test_the_models_dir_folder_comes_first(tmp_path, hf_cache):

@@ -8,7 +8,8 @@ and what `python -m models.pipeline.judges.serve` offers for a local model.
 
 Each case is one POST to `<base_url>/chat/completions` holding the query image and its references as
 base64 PNG data URLs, then the versioned question; `temperature` 0, so an endpoint that honours it
-answers deterministically. Cases run `concurrency` at a time. A call that times out, cannot connect
+answers deterministically; with `choice_field` the server is also told to answer only "yes" or "no"
+(vLLM's structured outputs), so no vote is an abstention for the way it was worded. Cases run `concurrency` at a time. A call that times out, cannot connect
 or gets a 429 / 5xx is retried `max_retries` times with exponential backoff; a call that still fails,
 or any other status, is that case's "error" verdict with the reason: never an exception that loses
 the other cases' votes. The API key is read from the environment variable the options name, so it
@@ -21,7 +22,7 @@ import io
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Sequence
+from typing import Literal, Sequence
 
 import httpx
 from PIL import Image
@@ -34,6 +35,7 @@ from models.pipeline.profiles import ModelSpec, Profile
 from models.pipeline.roles import JudgeCase, Verdict
 
 RETRIED_STATUS = {408, 429, 500, 502, 503, 504}
+ANSWER_CHOICES = ("yes", "no")   # what a structured answer may be (`choice_field`)
 
 
 class EndpointJudgeOptions(BaseModel):
@@ -50,6 +52,10 @@ class EndpointJudgeOptions(BaseModel):
     max_retries: int = Field(2, ge=0)             # after the first try
     backoff_s: float = Field(1.0, ge=0)           # first wait between tries; doubles each time
     concurrency: int = Field(8, ge=1)             # requests in flight at once
+    # ask the server to answer exactly "yes" or "no": vLLM's `structured_outputs` {"choice": ...}, or
+    # `guided_choice` for a vLLM older than that field (v0.12 removed it). None: a free answer,
+    # parsed like a local judge's. Servers without structured decoding ignore or refuse the field.
+    choice_field: Literal["structured_outputs", "guided_choice"] | None = None
 
 
 def data_url(image: Image.Image) -> str:
@@ -99,6 +105,10 @@ class EndpointJudge:
             chat, images = judge_chat(self.template, case, self.options.max_references, self.options.max_image_side)
             body = {"model": self.options.model, "messages": openai_messages(chat, images),
                     "max_tokens": self.options.max_new_tokens, "temperature": 0.0}
+            if self.options.choice_field == "structured_outputs":
+                body["structured_outputs"] = {"choice": list(ANSWER_CHOICES)}
+            elif self.options.choice_field == "guided_choice":
+                body["guided_choice"] = list(ANSWER_CHOICES)
         except Exception as error:  # noqa: BLE001  (an unreadable case is its own error, not the batch's)
             return Verdict("error", "", time.perf_counter() - started, f"bad case: {type(error).__name__}: {error}")
         text, error = self._post(body)
