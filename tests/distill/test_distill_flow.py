@@ -13,6 +13,7 @@ from PIL import Image
 
 from storage.catalog import query
 from storage.store import Store
+from tests.prefect_reads import latest_runs, run_artifacts
 
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,9 +88,9 @@ def test_flow_builds_every_table_and_a_rerun_computes_nothing(corpus_store, offl
     from prefect.client.orchestration import get_client
 
     with get_client(sync_client=True) as client:
-        runs = sorted((r for r in client.read_flow_runs() if r.parameters.get("store") == str(store)),
+        runs = sorted((r for r in latest_runs(client, "distill") if r.parameters.get("store") == str(store)),
                       key=lambda r: r.start_time)
-        artifacts = [[a for a in client.read_artifacts() if a.flow_run_id == r.id] for r in runs]
+        artifacts = [run_artifacts(client, r.id) for r in runs]
     summaries = {"ingest-counts", "retrieval-contact-sheets", "dataset-card", "manifest-summary", "distill-stages",
                  "distill-pool"}   # (ingest-rejects only when there are rejects)
     assert len(runs) == 2 and [summaries - {a.key for a in run} for run in artifacts] == [set(), set()]

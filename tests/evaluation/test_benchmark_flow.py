@@ -16,6 +16,7 @@ from skimage.metrics import peak_signal_noise_ratio
 
 from storage.catalog import query
 from storage.store import Store
+from tests.prefect_reads import run_artifacts
 from training.layout import read_samples
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,7 +88,7 @@ def test_benchmark_flow_scores_checkpoint_and_identity(corpus_store, store_copy,
         assert png.format == "PNG" and png.size[0] > 400
     assert Path(result["markdown"]).parent == store_copy / "reports"
     with get_client(sync_client=True) as client:
-        artifacts = {a.key: a for a in client.read_artifacts() if a.flow_run_id == state.state_details.flow_run_id}
+        artifacts = {a.key: a for a in run_artifacts(client, state.state_details.flow_run_id)}
     assert {"benchmark-report", "benchmark-results", "benchmark-report-png"} <= set(artifacts)
     assert "identity (rainy input)" in artifacts["benchmark-report"].data
 

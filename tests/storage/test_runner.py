@@ -13,6 +13,7 @@ import pytest
 from storage.catalog import refresh_catalog
 from storage.stage import ShardPlan, plan, run_shard, table_stage
 from storage.store import Store
+from tests.prefect_reads import run_artifacts
 
 
 def _seed(store: Store, shards: dict[str, list[int]]) -> None:
@@ -134,7 +135,7 @@ def test_background_artifacts_are_attached_before_the_flow_ends_and_a_failed_one
     state = attach_three(return_state=True)
     assert state.is_completed(), "a failed artifact never fails the run"
     with get_client(sync_client=True) as client:
-        attached = {a.type: a for a in client.read_artifacts() if a.flow_run_id == state.state_details.flow_run_id}
+        attached = {a.type: a for a in run_artifacts(client, state.state_details.flow_run_id)}
     assert attached["table"].key == "bg-table" and float(attached["progress"].data) == 100.0
 
 
@@ -148,7 +149,7 @@ def _progress_of(flow_run_id) -> list:
     from prefect.client.orchestration import get_client
 
     with get_client(sync_client=True) as client:
-        return [a for a in client.read_artifacts() if a.flow_run_id == flow_run_id and a.type == "progress"]
+        return [a for a in run_artifacts(client, flow_run_id) if a.type == "progress"]
 
 
 def test_a_stage_stopped_midway_leaves_its_progress_bar_at_what_was_done(tmp_path, prefect_harness):

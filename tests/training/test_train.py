@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from tests.prefect_reads import run_artifacts
 from tests.training.helpers import tiny_config
 from training.loop import train
 
@@ -42,7 +43,7 @@ def test_train_flow_writes_checkpoint_curves_and_artifacts(layout, tmp_path, pre
     with Image.open(tmp_path / "run/curves.png") as png:
         assert png.format == "PNG" and png.size == (900, 780)
     with get_client(sync_client=True) as client:
-        keys = {a.key for a in client.read_artifacts() if a.flow_run_id == state.state_details.flow_run_id}
+        keys = {a.key for a in run_artifacts(client, state.state_details.flow_run_id)}
     assert {"train-metrics", "train-curves", "train-summary"} <= keys
 
 
