@@ -47,7 +47,7 @@ demo: setup
 	$(OFFLINE) $(BIN)/python -m models.pipeline.fetch --profile offline
 	$(OFFLINE) $(BIN)/python -m flows.distill --data-root $(DEMO_DIR)/data --store $(DEMO_DIR)/store --profile offline
 	@echo
-	@echo "Store:        $(DEMO_DIR)/store   (tables: samples, rejects, quality, captions, embeddings, retrievals, votes, inspections, manifest, audit, ledger)"
+	@echo "Store:        $(DEMO_DIR)/store   (tables: samples, rejects, quality, captions, embeddings, retrievals, votes, inspections, manifest, decisions, audit, ledger)"
 	@echo "Manifest:     $(DEMO_DIR)/store/manifest.parquet   (RainRAG: the kept pairs, per subset and split)"
 	@$(BIN)/duckdb $(DEMO_DIR)/store/rainrag.duckdb "select subset, split, count(*) as pairs, round(avg(yes_votes), 2) as mean_yes_votes from manifest group by all order by all"
 	@echo "Dataset card: $(DEMO_DIR)/store/reports/dataset-card.md   (plots: reports/dataset-*.png; contact sheets: reports/retrieval/)"
@@ -60,9 +60,14 @@ demo: setup
 	@echo "  $(BIN)/duckdb $(DEMO_DIR)/store/rainrag.duckdb \"select v.sample_id, s.dataset, string_agg(v.judge || '=' || v.answer, ' ' order by v.judge) as votes from votes v join samples s using (sample_id) group by all having count(distinct v.answer) > 1 order by 2, 1 limit 10\""
 	@$(BIN)/duckdb $(DEMO_DIR)/store/rainrag.duckdb "select v.sample_id, s.dataset, string_agg(v.judge || '=' || v.answer, ' ' order by v.judge) as votes from votes v join samples s using (sample_id) group by all having count(distinct v.answer) > 1 order by 2, 1 limit 10"
 	@echo
-	@echo "Kept ratio per dataset (kept / judged outside the public test splits, which stay out of RainRAG; unpaired datasets are only references):"
-	@echo "  $(BIN)/duckdb $(DEMO_DIR)/store/rainrag.duckdb \"select s.dataset, count(*) as samples, count(v.sample_id) as judged, count(v.sample_id) filter (s.split is distinct from 'test') as judged_train, count(m.sample_id) as kept, round(count(m.sample_id) / nullif(count(v.sample_id) filter (s.split is distinct from 'test'), 0), 2) as kept_ratio from samples s left join (select distinct sample_id from votes) v using (sample_id) left join manifest m using (sample_id) group by 1 order by 1\""
-	@$(BIN)/duckdb $(DEMO_DIR)/store/rainrag.duckdb "select s.dataset, count(*) as samples, count(v.sample_id) as judged, count(v.sample_id) filter (s.split is distinct from 'test') as judged_train, count(m.sample_id) as kept, round(count(m.sample_id) / nullif(count(v.sample_id) filter (s.split is distinct from 'test'), 0), 2) as kept_ratio from samples s left join (select distinct sample_id from votes) v using (sample_id) left join manifest m using (sample_id) group by 1 order by 1"
+	@echo "Why samples were discarded: every candidate has one row in the decisions table (the step that decided, and why):"
+	@echo "  $(BIN)/duckdb $(DEMO_DIR)/store/rainrag.duckdb \"select sample_id, dataset, stage, reason, left(judge_reasons, 80) as judge_reasons from decisions where stage not in ('kept', 'pairing') order by stage, dataset, sample_id limit 12\""
+	@$(BIN)/duckdb $(DEMO_DIR)/store/rainrag.duckdb "select stage, count(*) as candidates from decisions group by 1 order by 2 desc"
+	@$(BIN)/duckdb $(DEMO_DIR)/store/rainrag.duckdb "select sample_id, dataset, stage, reason, left(judge_reasons, 80) as judge_reasons from decisions where stage not in ('kept', 'pairing') order by stage, dataset, sample_id limit 12"
+	@echo
+	@echo "Kept ratio per dataset (kept / judged; public test splits are held out and not judged, unpaired datasets are only references):"
+	@echo "  $(BIN)/duckdb $(DEMO_DIR)/store/rainrag.duckdb \"select s.dataset, count(*) as samples, count(*) filter (s.split = 'test') as public_test, count(v.sample_id) as judged, count(m.sample_id) as kept, round(count(m.sample_id) / nullif(count(v.sample_id), 0), 2) as kept_ratio from samples s left join (select distinct sample_id from votes) v using (sample_id) left join manifest m using (sample_id) group by 1 order by 1\""
+	@$(BIN)/duckdb $(DEMO_DIR)/store/rainrag.duckdb "select s.dataset, count(*) as samples, count(*) filter (s.split = 'test') as public_test, count(v.sample_id) as judged, count(m.sample_id) as kept, round(count(m.sample_id) / nullif(count(v.sample_id), 0), 2) as kept_ratio from samples s left join (select distinct sample_id from votes) v using (sample_id) left join manifest m using (sample_id) group by 1 order by 1"
 
 bench: setup
 	$(BIN)/python -m benchmarks.ingest_throughput

@@ -7,7 +7,8 @@ changed setting affects: a new captioner id re-runs caption and embed, a new poo
 quality alone, another --min-yes rebuilds the manifest alone. Models load once per process, on the
 first shard that needs them. Manifest and audit are global steps (the shard "all"), skipped through
 the ledger like any shard when nothing they read changed. This module adds only what Prefect is for:
-the store's lock, artifacts, and the rule that a stage with a failed shard stops the run there.
+the store's lock, artifacts, the rule that a stage with a failed shard stops the run there, and the
+rule that an empty result (no reference in the pool, no pair in RainRAG) fails the run with its reason.
 Its parameters are tasks.distill_config.DistillConfig's fields.
 """
 from __future__ import annotations
@@ -21,7 +22,8 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import ValidationError
 
-from flows.ingest import add_workers_argument, check_ingest_arguments, connect_engine, engine_of, ingest, usage_error
+from flows.ingest import (add_workers_argument, check_ingest_arguments, connect_engine, engine_of, engine_session,
+                          ingest, usage_error)
 from models.pipeline.loading import MissingModel, resolve_model_dir
 from models.pipeline.profiles import Profile, load_profile
 from storage.catalog import refresh_catalog
@@ -33,7 +35,8 @@ from tasks.command_line import add_model_arguments, model_from_arguments, takes_
 from tasks.dag import DISTILL, describe
 from tasks.distill_config import DistillConfig, IngestConfig
 from tasks.engine import LOCAL, ClusterUnreachable
-from tasks.manifest import publish_manifest
+from tasks.manifest import manifest_rows, publish_manifest, why_no_pair
+from tasks.retrieval.pool import why_no_pool
 from tasks.retrieve import retrieval_sheets
 from tasks.run_context import RunContext
 from tasks.runner import StageReport, artifacts_in_background, attach, query_artifact, run_stage
@@ -54,6 +57,10 @@ MANIFEST_SQL = """
     select subset, split, count(*) as pairs, count(*) filter (subset_source = 'image') as subset_from_image,
            round(avg(yes_votes), 2) as mean_yes_votes
     from manifest group by all order by 1, 2"""
+
+
+class EmptyResult(RuntimeError):
+    """A run whose stages finished with nothing to show (no reference, no pair): a failure with its reason."""
 
 
 def check_models(profile: Profile) -> None:
@@ -82,13 +89,17 @@ def _contact_sheets_artifact(sheets: dict[str, Path]) -> None:
                                       f"SSIM):\n\n{lines}")
 
 
-def run_dag(run: RunContext) -> list[StageReport]:
+def run_dag(run: RunContext) -> tuple[list[StageReport], str | None]:
     """Every stage after ingest, in order, each built from the run just before it runs; the first stage
-    with a failed shard ends the loop (a later stage would read the failed shards' missing inputs)."""
+    with a failed shard ends the loop (a later stage would read the failed shards' missing inputs), and
+    so does an empty reference pool (retrieval would find nothing), whose reason is returned."""
     logger = get_run_logger()
     engine = engine_of(run.settings, run.data_root)
     reports: list[StageReport] = []
     for spec in DISTILL[1:]:
+        if spec.name == "retrieve" and not len(run.pool()):
+            return reports, "the reference pool is empty: " + why_no_pool(run.store, run.shards(),
+                                                                          run.settings.pool_threshold)
         stage = spec.build(run)
         while run.notes:
             logger.info(run.notes.pop(0))
@@ -99,7 +110,7 @@ def run_dag(run: RunContext) -> list[StageReport]:
             reports.append(run_stage(run.store, stage, spec.shards(run), repair=True, engine=on))
         if reports[-1].failed:
             break
-    return reports
+    return reports, None
 
 
 def attach_manifest(store: Store) -> None:
@@ -122,28 +133,32 @@ def distill(**parameters) -> list[dict]:
     """Build the store's tables and RainRAG from the datasets under `data_root` with the models of `profile`."""
     settings = DistillConfig(**parameters)
     logger = get_run_logger()
-    connect_engine(settings)
-    run = RunContext.open(settings)
-    check_models(run.profile)
-    with artifacts_in_background():  # the API round trips (ingest's too) overlap the planning
-        # ingest is this flow's first stage, its tasks and artifacts in this run like every other stage's
-        # (not a subflow: a flow run of its own costs about a second even when nothing is new)
-        ingest.fn(**settings.model_dump(include=set(IngestConfig.model_fields)))
-        logger.info("profile %s: %d sample shards", run.profile.name, len(run.shards()))
-        with run.store.lock("distill"):
-            reports = run_dag(run)
-            refresh_catalog(run.store)
-            if not any(r.failed for r in reports):
-                retrieved = next(r for r in reports if r.stage == "retrieve")
-                attach_contact_sheets(run, redraw=bool(retrieved.done))
-                attach_manifest(run.store)
-        summary = query_artifact(run.store, "distill-stages", STAGE_SQL, "rows and error rows per stage")
-        query_artifact(run.store, "distill-pool", POOL_SQL, "real rainy images in the reference pool")
-    failed = {f"{r.stage}/{s}": e for r in reports for s, e in r.failed.items()}
-    if failed:
-        raise RuntimeError(f"distill: {len(failed)} shards failed ({', '.join(sorted(failed))}); "
-                           "rerun to retry them, finished shards are kept")
-    return summary
+    with engine_session(settings):  # joins the cluster first: an unreachable one fails here
+        run = RunContext.open(settings)
+        check_models(run.profile)
+        with artifacts_in_background():  # the API round trips (ingest's too) overlap the planning
+            # ingest is this flow's first stage, its tasks and artifacts in this run like every other stage's
+            # (not a subflow: a flow run of its own costs about a second even when nothing is new)
+            ingest.fn(**settings.model_dump(include=set(IngestConfig.model_fields)))
+            logger.info("profile %s: %d sample shards", run.profile.name, len(run.shards()))
+            with run.store.lock("distill"):
+                reports, empty = run_dag(run)
+                refresh_catalog(run.store)
+                if empty is None and not any(r.failed for r in reports) and not manifest_rows(run.store):
+                    empty = "RainRAG has no pair: " + why_no_pair(run.store, run.settings.min_yes)
+                if empty is None and not any(r.failed for r in reports):
+                    retrieved = next(r for r in reports if r.stage == "retrieve")
+                    attach_contact_sheets(run, redraw=bool(retrieved.done))
+                    attach_manifest(run.store)
+            summary = query_artifact(run.store, "distill-stages", STAGE_SQL, "rows and error rows per stage")
+            query_artifact(run.store, "distill-pool", POOL_SQL, "real rainy images in the reference pool")
+        failed = {f"{r.stage}/{s}": e for r in reports for s, e in r.failed.items()}
+        if failed:
+            raise RuntimeError(f"distill: {len(failed)} shards failed ({', '.join(sorted(failed))}); "
+                               "rerun to retry them, finished shards are kept")
+        if empty is not None:   # an empty result is never a green run
+            raise EmptyResult(f"distill: {empty}. Every table written so far is kept in {run.store.root}")
+        return summary
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -168,6 +183,8 @@ def main(argv: list[str] | None = None) -> None:
         summary = run(**settings.model_dump())
     except (StoreBusy, ClusterUnreachable) as exc:
         parser.exit(2, f"error: {exc}\n")
+    except EmptyResult as exc:
+        parser.exit(1, f"error: {exc}\n")
     for row in summary:
         print(f"{row['stage']:<8} {row['rows']:>8} rows  {row['errors']:>6} errors")
 

@@ -186,6 +186,23 @@ MANIFEST = pa.schema([
     ("config", pa.string()),           # fingerprint of everything that decided this manifest
 ])
 
+# One row per candidate, rejects included: which step decided its fate and why, written by the manifest
+# step with RainRAG itself. "why was X discarded" is `select * from decisions where sample_id = 'X'`.
+DECISIONS = pa.schema([
+    ("sample_id", pa.string()),
+    ("dataset", pa.string()),
+    ("source_split", pa.string()),     # the split the public dataset put the sample in
+    ("stage", pa.string()),            # ingest | pairing | public_test | judges | subset | kept
+    ("reason", pa.string()),           # one sentence
+    ("yes_votes", pa.int8()),          # null when it was not judged
+    ("no_votes", pa.int8()),
+    ("abstain_votes", pa.int8()),
+    ("error_votes", pa.int8()),
+    ("judge_reasons", pa.string()),    # "judge_1=yes: <raw answer> | judge_2=no: ..." where they voted
+    ("subset", pa.string()),           # kept rows: DRS | DRD | NRS | NRD
+    ("split", pa.string()),            # kept rows: RainRAG's train | test
+])
+
 # Findings of the audit: one `funnel` row per source dataset (how many samples entered, passed quality,
 # were judged, kept), one `near_duplicate` row per manifest train image close to a public test image,
 # one `misaligned` row per kept pair whose rainy and clean images disagree in their low frequencies.

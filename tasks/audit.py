@@ -27,7 +27,7 @@ from storage.stage import GLOBAL_SHARD, Parts
 from storage.store import Store
 from tasks.auditing.card import write_card
 from tasks.curation.evidence import hamming
-from tasks.manifest import part_views
+from tasks.manifest import part_views, rows_of
 
 STAGE = "audit"
 VERSION = "1"
@@ -53,18 +53,13 @@ PAIRS_SQL = """select s.sample_id, s.dataset, i.alignment, i.alignment_gain, m.s
                where i.alignment is not null order by 1"""
 
 
-def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict]:
-    cursor = con.execute(sql)
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row)) for row in cursor.fetchall()]
-
-
 def funnel(con: duckdb.DuckDBPyConnection) -> list[dict]:
     return [{"finding": "funnel", "dataset": r["dataset"], "entered": r["entered"],
              "passed_quality": r["passed_quality"],
              "judged": r["judged"], "kept": r["kept"],
-             "detail": f"{r['public_test']} in public test splits (never kept: held out for benchmarks)"}
-            for r in _rows(con, FUNNEL_SQL)]
+             "detail": f"{r['public_test']} in public test splits (held out for benchmarks: never kept, "
+                       "judged only with judge_public_test)"}
+            for r in rows_of(con, FUNNEL_SQL)]
 
 
 def _hashes(rows: list[dict]) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -130,8 +125,8 @@ def audit_rows(parts: Parts, config: AuditConfig) -> pa.Table:
             missing = sorted(t for t, files in parts.files.items() if not files)
             raise FileNotFoundError(f"audit needs the {', '.join(missing)} table(s), which {parts.store.root} "
                                     "does not have yet")
-        rows = (funnel(con) + near_duplicates(_rows(con, TRAIN_SQL), _rows(con, TEST_SQL), config.near_duplicate_bits)
-                + misaligned(_rows(con, PAIRS_SQL), config.align_gain_max, config.align_min))
+        near = near_duplicates(rows_of(con, TRAIN_SQL), rows_of(con, TEST_SQL), config.near_duplicate_bits)
+        rows = (funnel(con) + near + misaligned(rows_of(con, PAIRS_SQL), config.align_gain_max, config.align_min))
     finally:
         con.close()
     return pa.Table.from_pylist(rows, schema=AUDIT)
@@ -148,4 +143,5 @@ def dataset_card(store: Store) -> Path:
     if audit is None or manifest is None:
         raise FileNotFoundError(f"{store.root} has no completed audit; run the distill flow first")
     return write_card(store.reports, store.read_shard("audit", GLOBAL_SHARD),
-                      store.read_shard("manifest", GLOBAL_SHARD), audit.stem.removeprefix("part-"))
+                      store.read_shard("manifest", GLOBAL_SHARD), store.read_shard("decisions", GLOBAL_SHARD),
+                      audit.stem.removeprefix("part-"))

@@ -85,8 +85,9 @@ DISTILL: tuple[StageSpec, ...] = (
     StageSpec("inspect", "perceptual hashes, pair alignment, day/night and streak/drop measurements",
               evidence.VERSION, ("samples",), ("inspections",), evidence.InspectConfig, evidence.compute,
               Resources(cpus=1, memory_gb=1)),
-    StageSpec("manifest", "kept pairs (≥ min_yes yes votes), their subset and RainRAG's train/test split",
-              manifest.VERSION, ("samples", "quality", "retrievals", "votes", "inspections"), ("manifest",),
+    StageSpec("manifest", "kept pairs (≥ min_yes yes votes), their subset and RainRAG's train/test split; the "
+              "decision on every candidate", manifest.VERSION,
+              ("samples", "rejects", "quality", "retrievals", "votes", "inspections"), ("manifest", "decisions"),
               manifest.ManifestConfig, manifest.compute, Resources(cpus=1, memory_gb=4), reader=AllShards(),
               scope="global"),
     StageSpec("audit", "funnel per dataset, near duplicates of public test images, misaligned pairs",

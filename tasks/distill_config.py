@@ -66,6 +66,9 @@ class DistillConfig(IngestConfig):
     min_yes: int = Field(MIN_YES, description="yes votes (of the 3 judges) a pair needs to be kept [paper]")
     test_per_subset: int = Field(TEST_PER_SUBSET, ge=0, description="test pairs per subset of RainRAG's own "
                                                                      "split (at most a fifth of a subset) [paper]")
+    judge_public_test: bool = Field(False, description="also judge the samples of public test splits (never kept: "
+                                                       "for an audit of the judges; by default they are not "
+                                                       "sent, saving those calls)")
     retry_judge_errors: bool = Field(False, description="re-ask the judge calls that failed in earlier runs "
                                                         "(every other vote is kept)")
 

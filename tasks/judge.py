@@ -1,6 +1,8 @@
 """The judge stage: each query's pair and its K3 references go to the three judges; one vote row each.
 
-Queries are those of the retrieve stage (the rainy images of paired samples); a query's case is its
+Queries are those of the retrieve stage (the rainy images of paired samples) outside the public test
+splits: those pairs are held out for benchmarks and can never be kept, so asking about them is spent
+for nothing (`JudgeConfig.public_test` asks anyway, for an audit of the judges). A query's case is its
 rainy image, its clean image and its selected references, best first. Judges are the profile's roles
 judge_1..judge_3, loaded once per process. A vote keeps the judge's raw answer, its latency, the model
 (kind:model_id@revision, the parts that are set) and the prompt's version and hash.
@@ -30,7 +32,7 @@ from storage.stage import Repair, handle_field, speed_field
 from tasks.image_batches import decoded_chunks
 
 STAGE = "judge"
-VERSION = "1"
+VERSION = "2"   # 2: public test split samples are not judged unless asked for
 CONTEXT_FIELDS = ("sample_id", "dataset", "time_of_day", "rain_type", "is_real")
 
 
@@ -73,8 +75,12 @@ def load_panel(profile: Profile, roles: Sequence[str] = JUDGE_ROLES) -> Panel:
                  min(profile.roles[role].batch_size for role in roles))
 
 
-def queries_of(samples: pa.Table, retrievals: pa.Table) -> list[dict]:
-    """The shard's queries in sample order, each with the ids of its selected references, best first."""
+PUBLIC_TEST = "test"   # samples.split of a dataset's public test split
+
+
+def queries_of(samples: pa.Table, retrievals: pa.Table, public_test: bool = False) -> list[dict]:
+    """The shard's queries in sample order, each with the ids of its selected references, best first;
+    those of public test splits only with `public_test`."""
     chosen = retrievals.filter(pc.fill_null(retrievals["selected"], False)).sort_by(
         [("query_id", "ascending"), ("rank", "ascending")])
     refs: dict[str, list[str]] = {}
@@ -82,7 +88,7 @@ def queries_of(samples: pa.Table, retrievals: pa.Table) -> list[dict]:
         refs.setdefault(query_id, []).append(reference_id)
     asked = set(retrievals["query_id"].to_pylist())
     return [{**row, "references": refs.get(row["sample_id"], [])} for row in samples.to_pylist()
-            if row["sample_id"] in asked]
+            if row["sample_id"] in asked and (public_test or row["split"] != PUBLIC_TEST)]
 
 
 def case_loader(references: Mapping[str, dict], data_root: Path):
@@ -152,14 +158,15 @@ def _table(rows: list[dict]) -> pa.Table:
 
 
 def judge_shard(samples: pa.Table, retrievals: pa.Table, references: Mapping[str, dict], data_root: Path,
-                panel: Panel) -> pa.Table:
+                panel: Panel, public_test: bool = False) -> pa.Table:
     """Every query of the shard asked of every judge: one row per (query, judge)."""
     roles = tuple(panel.judges)
-    return _table(vote_rows([(q, roles) for q in queries_of(samples, retrievals)], references, data_root, panel))
+    queries = queries_of(samples, retrievals, public_test)
+    return _table(vote_rows([(q, roles) for q in queries], references, data_root, panel))
 
 
 def retry_errors(samples: pa.Table, retrievals: pa.Table, votes: pa.Table, references: Mapping[str, dict],
-                 data_root: Path, panel: Panel) -> pa.Table:
+                 data_root: Path, panel: Panel, public_test: bool = False) -> pa.Table:
     """`votes` with each error vote re-asked of its judge; every other vote is kept as it was."""
     failed: dict[str, set[str]] = {}
     for row in votes.filter(pc.equal(votes["answer"], "error")).select(["sample_id", "judge"]).to_pylist():
@@ -167,7 +174,7 @@ def retry_errors(samples: pa.Table, retrievals: pa.Table, votes: pa.Table, refer
     if not failed:
         return votes
     jobs = [(q, tuple(r for r in panel.judges if r in failed[q["sample_id"]]))
-            for q in queries_of(samples, retrievals) if q["sample_id"] in failed]
+            for q in queries_of(samples, retrievals, public_test) if q["sample_id"] in failed]
     redone = vote_rows(jobs, references, data_root, panel)
     again = {(r["sample_id"], r["judge"]) for r in redone}
     kept = [r for r in votes.to_pylist() if (r["sample_id"], r["judge"]) not in again]
@@ -179,6 +186,7 @@ class JudgeConfig:
     """The judges' identity (adapter and prompt of each); the loaded panel, the pool's rows and the
     data root are handles (the pool's fingerprint is already in every retrievals part's name)."""
     judges: dict
+    public_test: bool = False                    # also judge the samples of public test splits
     batch_size: int = speed_field(default=0)     # cases per judge call; 0: the profile's
     profile: Profile | None = handle_field(default=None)
     references: Mapping[str, dict] = handle_field(default=None)   # pool rows by sample_id
@@ -187,7 +195,8 @@ class JudgeConfig:
 
     @classmethod
     def from_run(cls, run: Any) -> JudgeConfig:
-        return cls(judges_identity(run.profile), profile=run.profile, data_root=run.data_root,
+        return cls(judges_identity(run.profile), run.settings.judge_public_test, profile=run.profile,
+                   data_root=run.data_root,
                    references={row["sample_id"]: row for row in run.pool().rows})
 
     def load_panel(self) -> Panel:
@@ -198,7 +207,7 @@ class JudgeConfig:
 def compute(tables: Mapping[str, pa.Table], config: JudgeConfig) -> dict[str, pa.Table]:
     """`samples` + `retrievals` -> `votes`: every query asked of every judge."""
     return {"votes": judge_shard(tables["samples"], tables["retrievals"], config.references, config.data_root,
-                                 config.load_panel())}
+                                 config.load_panel(), config.public_test)}
 
 
 def has_error_votes(outputs: Mapping[str, pa.Table]) -> bool:
@@ -210,7 +219,7 @@ def repair_errors(tables: Mapping[str, pa.Table], outputs: Mapping[str, pa.Table
     """The repair mode: only the failed (query, judge) calls are asked again, every other vote is kept,
     and the shard's part is replaced under the same fingerprint (the same inputs and judges)."""
     return {"votes": retry_errors(tables["samples"], tables["retrievals"], outputs["votes"], config.references,
-                                  config.data_root, config.load_panel())}
+                                  config.data_root, config.load_panel(), config.public_test)}
 
 
 REPAIR = Repair(needed=has_error_votes, compute=repair_errors)

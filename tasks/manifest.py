@@ -19,41 +19,76 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from storage.atomic import atomic_write
+from storage.catalog import query
 from storage.fingerprint import fingerprint
-from storage.schemas import MANIFEST
+from storage.schemas import DECISIONS, MANIFEST
 from storage.stage import GLOBAL_SHARD, Parts, fingerprinted
 from storage.store import Store
 from tasks.curation.split import TEST_SHARE_MAX, split_pairs
-from tasks.curation.subsets import IMAGE_EVIDENCE, decide_subset
-from tasks.judging.decision import VoteCount, check_min_yes, keep
+from tasks.curation.decisions import decision_row, reject_row, verdict
+from tasks.curation.subsets import IMAGE_EVIDENCE
+from tasks.judging.decision import check_min_yes
 
 STAGE = "manifest"
-VERSION = "2"  # 2: the raw bytes of non-UTF-8 paths travel with the pairs
+VERSION = "3"  # 2: the raw bytes of non-UTF-8 paths travel with the pairs; 3: the decisions table
 MANIFEST_FILE = "manifest.parquet"   # <store>/manifest.parquet: what `flows.train --data` reads
 
 CANDIDATES_SQL = """
 with tally as (
     select sample_id, count(*) filter (answer = 'yes') as yes_votes, count(*) filter (answer = 'no') as no_votes,
-           count(*) filter (answer = 'abstain') as abstain_votes, count(*) filter (answer = 'error') as error_votes
+           count(*) filter (answer = 'abstain') as abstain_votes, count(*) filter (answer = 'error') as error_votes,
+           string_agg(judge || '=' || answer || ': ' || left(coalesce(nullif(raw, ''), error, ''), 120), ' | '
+                      order by judge) as judge_reasons
     from votes group by 1),
 refs as (
-    select query_id, list(reference_id order by rank) as "references",
-           avg(s_ssim) as mean_s_ssim, max(s_ssim) as max_s_ssim, avg(s_vis) as mean_s_vis, max(s_vis) as max_s_vis,
-           avg(s_txt) as mean_s_txt, min(s_txt) as min_s_txt
-    from retrievals where selected group by 1)
+    select query_id, list(reference_id order by rank) filter (selected) as "references",
+           avg(s_ssim) filter (selected) as mean_s_ssim, max(s_ssim) filter (selected) as max_s_ssim,
+           avg(s_vis) filter (selected) as mean_s_vis, max(s_vis) filter (selected) as max_s_vis,
+           avg(s_txt) filter (selected) as mean_s_txt, min(s_txt) filter (selected) as min_s_txt,
+           max(error) filter (status = 'error') as retrieval_error
+    from retrievals group by 1)
 select s.sample_id, s.dataset, s.split as source_split, s.rainy_path, s.rainy_path_raw, s.clean_path,
        s.clean_path_raw, s.side_by_side, s.rainy_hash,
        s.clean_hash, s.pairing_rule, s.is_real, s.time_of_day, s.rain_type, t.yes_votes, t.no_votes, t.abstain_votes,
-       t.error_votes, q.rainy_quality, q.clean_quality, r."references", r.mean_s_ssim, r.max_s_ssim, r.mean_s_vis,
-       r.max_s_vis, r.mean_s_txt, r.min_s_txt, i.status as inspect_status, i.error as inspect_error,
-       i.median_luma, i.streaks_per_10k, i.spots_per_10k
-from samples s join tally t using (sample_id)
+       t.error_votes, t.judge_reasons, q.rainy_quality, q.clean_quality, r."references", r.mean_s_ssim,
+       r.max_s_ssim, r.mean_s_vis, r.max_s_vis, r.mean_s_txt, r.min_s_txt, r.retrieval_error,
+       i.status as inspect_status, i.error as inspect_error, i.median_luma, i.streaks_per_10k, i.spots_per_10k
+from samples s left join tally t using (sample_id)
 left join quality q using (sample_id) left join refs r on r.query_id = s.sample_id
 left join inspections i using (sample_id)
-where s.clean_path is not null
 order by s.sample_id"""
+REJECTS_SQL = "select sample_id, dataset, split, code, reason from rejects order by sample_id, path"
+
+
+EMPTY_SQL = """
+select count(*) filter (clean_path is not null) as paired,
+       count(*) filter (clean_path is not null and split is distinct from 'test') as outside_test,
+       (select count(distinct sample_id) from votes) as judged,
+       (select count(*) from (select sample_id from votes group by 1
+                              having count(*) filter (answer = 'yes') >= {min_yes})) as enough_yes
+from samples"""
+
+
+def why_no_pair(store: Store, min_yes: int) -> str:
+    """Why the manifest holds no pair, from the catalog: what a run with an empty RainRAG fails with."""
+    rows = query(store, EMPTY_SQL.format(min_yes=int(min_yes)))
+    if not rows:
+        return "the catalog has no samples or votes view: no shard of ingest or judge has finished"
+    r = rows[0]
+    if not r["paired"]:
+        return "no paired sample: every dataset found is unpaired (they serve only as references)"
+    if not r["outside_test"]:
+        return f"all {r['paired']} paired samples are in public test splits (held out for benchmarks)"
+    if not r["judged"]:
+        return f"none of the {r['outside_test']} paired samples outside the public test splits was judged"
+    if not r["enough_yes"]:
+        return (f"none of the {r['judged']} judged pairs got {min_yes} yes votes (lower --min-yes, or read the "
+                "votes: select judge, answer, count(*) from votes group by all)")
+    return (f"{r['enough_yes']} pairs got {min_yes} yes votes, but none has a subset that could be decided "
+            "(day/night and rain type: see the inspections table)")
 
 
 def part_views(con: duckdb.DuckDBPyConnection, parts: Parts) -> bool:
@@ -66,35 +101,36 @@ def part_views(con: duckdb.DuckDBPyConnection, parts: Parts) -> bool:
     return True
 
 
-def candidates(parts: Parts) -> list[dict]:
-    """Every judged pair with its votes, scores and measurements (one query over the current parts)."""
+def candidates(parts: Parts) -> tuple[list[dict], list[dict]]:
+    """(every sample with its votes, scores and measurements; every reject), one query each over the
+    current parts."""
     con = duckdb.connect()
     try:
         if not part_views(con, parts):
-            return []
-        cursor = con.execute(CANDIDATES_SQL)
-        names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row)) for row in cursor.fetchall()]
+            return [], []
+        return rows_of(con, CANDIDATES_SQL), rows_of(con, REJECTS_SQL)
     finally:
         con.close()
 
 
-def build_manifest(rows: list[dict], config: ManifestConfig) -> pa.Table:
-    """The kept pairs of `rows` (candidates()), with subset and split decided."""
-    kept = []
-    for row in rows:
-        votes = VoteCount(row["yes_votes"], row["no_votes"], row["abstain_votes"], row["error_votes"])
-        if not keep(votes, config.min_yes) or row["source_split"] == "test":
-            continue
-        inspection = {"status": row["inspect_status"], "error": row["inspect_error"], "median_luma": row["median_luma"],
-                      "streaks_per_10k": row["streaks_per_10k"], "spots_per_10k": row["spots_per_10k"]}
-        decision = decide_subset(row["time_of_day"], row["rain_type"], inspection, config.image_evidence)
-        if decision.subset is not None:
-            kept.append({**row, "subset": decision.subset, "subset_source": decision.source,
-                         "config": config.config_id})
+def rows_of(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict]:
+    cursor = con.execute(sql)
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+def build_manifest(rows: list[dict], rejects: list[dict], config: ManifestConfig) -> dict[str, pa.Table]:
+    """The kept pairs of `rows` (candidates()), with subset and split decided, and the decision on every
+    row and reject (tasks.curation.decisions: the same pass decides both)."""
+    decided = [(row, verdict(row, config.min_yes, config.image_evidence)) for row in rows]
+    kept = [{**row, "subset": d.subset.subset, "subset_source": d.subset.source, "config": config.config_id}
+            for row, d in decided if d.stage == "kept"]
     split = split_pairs(({"sample_id": r["sample_id"], "subset": r["subset"], "background": r["clean_hash"]}
                          for r in kept), config.test_per_subset, config.test_share_max)
-    return pa.Table.from_pylist([{**r, "split": split[r["sample_id"]]} for r in kept], schema=MANIFEST)
+    decisions = [decision_row(row, d, split.get(row["sample_id"])) for row, d in decided]
+    decisions += [reject_row(r) for r in rejects]
+    return {"manifest": pa.Table.from_pylist([{**r, "split": split[r["sample_id"]]} for r in kept], schema=MANIFEST),
+            "decisions": pa.Table.from_pylist(decisions, schema=DECISIONS)}
 
 
 @dataclass(frozen=True)
@@ -125,8 +161,14 @@ class ManifestConfig:
 
 
 def compute(parts: Parts, config: ManifestConfig) -> dict[str, pa.Table]:
-    """Every current part of the input tables -> `manifest` (the global shard)."""
-    return {"manifest": build_manifest(candidates(parts), config)}
+    """Every current part of the input tables -> `manifest` and `decisions` (the global shard)."""
+    return build_manifest(*candidates(parts), config)
+
+
+def manifest_rows(store: Store) -> int:
+    """Pairs in the current manifest (0 when there is none)."""
+    part = store.current_part("manifest", GLOBAL_SHARD)
+    return pq.ParquetFile(part).metadata.num_rows if part is not None else 0
 
 
 def publish_manifest(store: Store) -> Path:

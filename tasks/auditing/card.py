@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from storage.atomic import atomic_write
 from storage.images import image_data_uri
+from tasks.curation.decisions import STAGES
 from tasks.curation.subsets import SUBSETS
 
 CARD = "dataset-card.md"
@@ -72,7 +73,17 @@ def _table(header: list[str], rows: list[list]) -> str:
     return "\n".join(lines + ["| " + " | ".join(str(v) for v in row) + " |" for row in rows])
 
 
-def card_markdown(audit: pa.Table, manifest: pa.Table, stamp: str) -> str:
+def decisions_section(decisions: pa.Table) -> list[str]:
+    """Candidates per dataset by the step that decided them (tasks.curation.decisions)."""
+    counts = Counter((r["dataset"], r["stage"]) for r in decisions.select(["dataset", "stage"]).to_pylist())
+    datasets = sorted({dataset for dataset, _ in counts})
+    return ["## Decisions", "",
+            "Every candidate, rejects included, counted by the step that decided it; the reason of each is in "
+            "the catalog: `select stage, reason, judge_reasons from decisions where sample_id = '...'`.", "",
+            _table(["dataset", *STAGES], [[d, *(counts[(d, s)] for s in STAGES)] for d in datasets]), ""]
+
+
+def card_markdown(audit: pa.Table, manifest: pa.Table, decisions: pa.Table, stamp: str) -> str:
     findings = audit.to_pylist()
     funnel = [r for r in findings if r["finding"] == "funnel"]
     duplicates = [r for r in findings if r["finding"] == "near_duplicate"]
@@ -95,6 +106,7 @@ def card_markdown(audit: pa.Table, manifest: pa.Table, stamp: str) -> str:
                [[r["dataset"], r["entered"], r["passed_quality"], r["judged"], r["kept"], r["detail"]]
                 for r in funnel]),
         "", f"![funnel]({FUNNEL_PNG})", "",
+        *decisions_section(decisions),
         f"## Near-duplicates of public test images in the train split: {len(duplicates)}", "",
     ]
     if duplicates:
@@ -110,7 +122,7 @@ def card_markdown(audit: pa.Table, manifest: pa.Table, stamp: str) -> str:
     return "\n".join(sections)
 
 
-def write_card(reports: Path, audit: pa.Table, manifest: pa.Table, stamp: str) -> Path:
+def write_card(reports: Path, audit: pa.Table, manifest: pa.Table, decisions: pa.Table, stamp: str) -> Path:
     """Write the card and its plots unless the card already describes audit part `stamp`."""
     path = reports / CARD
     if path.exists() and f"`{stamp}`" in path.read_text(encoding="utf-8") and (reports / FUNNEL_PNG).exists():
@@ -119,7 +131,7 @@ def write_card(reports: Path, audit: pa.Table, manifest: pa.Table, stamp: str) -
     pairs = manifest.select(["subset", "split"]).to_pylist()
     plot_subsets(Counter((p["subset"], p["split"]) for p in pairs), reports / SUBSETS_PNG)
     plot_funnel([r for r in audit.to_pylist() if r["finding"] == "funnel"], reports / FUNNEL_PNG)
-    text = card_markdown(audit, manifest, stamp)
+    text = card_markdown(audit, manifest, decisions, stamp)
     atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return path
 

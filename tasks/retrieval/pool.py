@@ -77,3 +77,28 @@ def load_pool(store: Store, shards: list[str]) -> Pool:
     members = [rows[i] for i in order]
     digest = content_hash("\n".join(r["sample_id"] for r in members).encode() + text_all.tobytes() + image_all.tobytes())
     return Pool(members, text_all, image_all, digest)
+
+
+def why_no_pool(store: Store, shards: list[str], threshold: float) -> str:
+    """Why no image is in the pool, from the quality rows: what a run with an empty pool fails with."""
+    parts = [p for p in (store.current_part("quality", s) for s in shards) if p is not None]
+    if not parts:
+        return f"no quality rows in {store.root}: the quality stage has not run"
+    quality = pa.concat_tables(pq.read_table(p, columns=["is_real", "rainy_quality", "in_pool", "review", "status"])
+                               for p in parts)
+    real = quality.filter(pc.fill_null(quality["is_real"], False))
+    scored = real.filter(pc.equal(real["status"], "ok"))
+    passed = scored.filter(pc.fill_null(scored["in_pool"], False))
+    if not real.num_rows:
+        return (f"no real rainy image among the {quality.num_rows} samples: the pool is made of real rainy images "
+                "(the datasets whose layout marks them real, such as SPA-Data or RealRain-1k); add one under "
+                "the data root")
+    if not scored.num_rows:
+        return f"none of the {real.num_rows} real rainy images could be scored (see quality.error)"
+    if not passed.num_rows:
+        best = pc.max(scored["rainy_quality"]).as_py()
+        return (f"the pool threshold {threshold} removed all {scored.num_rows} real rainy images (best score "
+                f"{best:.2f}); lower --pool-threshold")
+    if pc.all(pc.equal(passed["review"], "rejected")).as_py():
+        return f"all {passed.num_rows} real rainy images above the threshold were rejected in review"
+    return f"none of the {passed.num_rows} real rainy images above the threshold has an image vector (see embeddings.error)"

@@ -122,11 +122,14 @@ def test_distill_deployment_runs_on_a_worker_and_fills_the_store(local_server, c
     queries, wrong = one("select count(distinct query_id), count(*) filter (selected) - 3 * count(distinct query_id) "
                          "from retrievals")
     assert queries > 100 and wrong == 0
-    # every query was judged by the three judges once; the manifest keeps exactly the majority-yes pairs
+    # every query outside the public test splits was judged by the three judges once (a public test pair can
+    # never be kept: it is not sent); the manifest keeps exactly the majority-yes pairs
     assert one("select count(*) from (select sample_id from votes group by 1 having count(*) <> 3 "
                "or count(distinct judge) <> 3)")[0] == 0
     assert {r[0] for r in con.execute("select distinct judge from votes").fetchall()} == JUDGES
-    assert one("select count(distinct sample_id) from votes")[0] == queries
+    outside_test = one("select count(distinct r.query_id) from retrievals r join samples s on s.sample_id = r.query_id "
+                       "where s.split is distinct from 'test'")[0]
+    assert one("select count(distinct sample_id) from votes")[0] == outside_test < queries
     assert one("select count(*) from votes where answer not in ('yes', 'no', 'abstain', 'error')")[0] == 0
     kept = {r[0] for r in con.execute("select sample_id from manifest").fetchall()}
     majority = {r[0] for r in con.execute("select sample_id from votes group by 1 "

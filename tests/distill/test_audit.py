@@ -86,6 +86,12 @@ def test_audit_reports_planted_near_duplicate_and_misaligned_pair(corpus_store, 
     text = card.read_text()
     assert "Near-duplicates of public test images in the train split: 1" in text and leaked["sample_id"] in text
     assert "Misaligned pairs: 2" in text and f"{len(manifest)} pairs" in text
+    # decisions per dataset: Real3000 is all references, Rain200H's test split is held out
+    section = text.split("## Decisions")[1].split("\n## ")[0]
+    decided = {line.split(" | ")[0].lstrip("| "): line for line in section.splitlines() if line.startswith("| ")}
+    assert "| dataset | ingest | pairing | public_test | judges | subset | kept |" in section
+    assert decided["Real3000"].split(" | ")[2] == str(funnel["Real3000"]["entered"])
+    assert int(decided["Rain200H"].split(" | ")[3]) > 0
     for plot in ("dataset-funnel.png", "dataset-subsets.png"):
         with Image.open(card.parent / plot) as image:
             assert image.width > 300 and len(set(image.convert("RGB").getdata())) > 20

@@ -4,6 +4,7 @@ from __future__ import annotations
 import shutil
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from models.pipeline.profiles import ModelSpec
@@ -18,8 +19,10 @@ def table(store, name, shards):
     return pa.concat_tables(store.read_shard(name, s) for s in shards)
 
 
-def queries(store, shards):
-    return set(table(store, "retrievals", shards)["query_id"].to_pylist())
+def queries(store, shards, public_test: bool = False):
+    """The retrieval queries, those of public test splits only with `public_test`."""
+    test = set(table(store, "samples", shards).filter(pc.equal(pc.field("split"), "test"))["sample_id"].to_pylist())
+    return {q for q in table(store, "retrievals", shards)["query_id"].to_pylist() if public_test or q not in test}
 
 
 def test_every_query_gets_one_vote_per_judge_with_model_and_prompt(retrieved_copy, offline_profile):
@@ -29,7 +32,8 @@ def test_every_query_gets_one_vote_per_judge_with_model_and_prompt(retrieved_cop
     votes = table(store, "votes", shards).to_pylist()
     keys = [(v["sample_id"], v["judge"]) for v in votes]
     assert len(keys) == len(set(keys)) == 3 * len(queries(store, shards))
-    assert {sid for sid, _ in keys} == queries(store, shards)
+    # public test pairs can never be kept: they are not sent to the judges
+    assert {sid for sid, _ in keys} == queries(store, shards) != queries(store, shards, public_test=True)
     # weight-free judges are named by their kind alone (no empty ":@" parts)
     assert {v["model"] for v in votes} == {offline_profile.roles[r].kind for r in JUDGE_ROLES}
     assert all(v["status"] == "ok" and v["answer"] in ("yes", "no", "abstain") and v["raw"] for v in votes)
@@ -39,6 +43,16 @@ def test_every_query_gets_one_vote_per_judge_with_model_and_prompt(retrieved_cop
     assert plan(store, stage, shards)[0] == []      # done: a rerun asks nobody
     # the fingerprint computed without loading a judge is the one the loaded judges report
     assert judges_identity(offline_profile) == load_panel(offline_profile).identity(offline_profile)
+
+
+def test_judge_public_test_also_asks_about_the_public_test_pairs(retrieved_copy, offline_profile):
+    data, store, shards = retrieved_copy
+    default, audit = (build("judge", store, data, offline_profile, judge_public_test=flag) for flag in (False, True))
+    assert default.shard_fingerprint(store, shards[0]) != audit.shard_fingerprint(store, shards[0])
+    run_inline(store, audit, shards)
+    votes = table(store, "votes", shards)
+    assert set(votes["sample_id"].to_pylist()) == queries(store, shards, public_test=True)
+    assert votes.num_rows == 3 * len(queries(store, shards, public_test=True))
 
 
 def test_the_fingerprint_follows_each_judges_identity(retrieved_copy, offline_profile):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections import Counter
 
 import pyarrow as pa
@@ -11,10 +12,11 @@ import pytest
 from PIL import Image
 
 from storage.stage import GLOBAL_SHARD, plan, run_inline
+from tasks.curation.decisions import STAGES
 from tasks.curation.split import TEST_PER_SUBSET, held_out_target
 from tasks.curation.subsets import SUBSETS, decide_subset
 from tasks.judging.decision import count_votes
-from tasks.manifest import publish_manifest
+from tasks.manifest import ManifestConfig, build_manifest, publish_manifest
 from tests.distill.stages import build
 from tools.export import export, main
 from training.data import SUBSETS as TRAINING_SUBSETS, read_manifest
@@ -90,6 +92,37 @@ def test_manifest_keeps_majority_pairs_splits_by_background_and_trains(retrieved
     unanimous = {m["sample_id"] for m in store.read_shard("manifest", GLOBAL_SHARD).to_pylist()}
     assert unanimous < expected and all(count_votes(votes[s]).yes == 3 for s in unanimous)
     assert pq.read_table(publish_manifest(store)).num_rows == len(unanimous)
+
+
+def test_every_candidate_has_one_decision_with_its_reason(retrieved_copy, offline_profile):
+    data, store, shards = retrieved_copy
+    judge_and_inspect(store, data, offline_profile, shards)
+    run_inline(store, build("manifest", store, data, offline_profile, min_yes=2, test_per_subset=100), [GLOBAL_SHARD])
+    decisions = store.read_shard("decisions", GLOBAL_SHARD).to_pylist()
+    samples, rejects = table(store, "samples", shards).to_pylist(), table(store, "rejects", shards).to_pylist()
+    assert Counter(d["sample_id"] for d in decisions) == Counter(r["sample_id"] for r in samples + rejects)
+    assert all(d["stage"] in STAGES and d["reason"] for d in decisions)
+    assert Counter(d["stage"] for d in decisions if d["stage"] == "ingest") == Counter(ingest=len(rejects))
+    by_id = {d["sample_id"]: d for d in decisions if d["stage"] != "ingest"}
+    manifest = {m["sample_id"]: m for m in store.read_shard("manifest", GLOBAL_SHARD).to_pylist()}
+    assert {sid for sid, d in by_id.items() if d["stage"] == "kept"} == set(manifest)
+    assert all((by_id[sid]["subset"], by_id[sid]["split"]) == (m["subset"], m["split"]) for sid, m in manifest.items())
+    for sample in samples:
+        decided = by_id[sample["sample_id"]]
+        if sample["clean_path"] is None:
+            assert decided["stage"] == "pairing" and decided["yes_votes"] is None
+        elif sample["split"] == "test":
+            assert decided["stage"] == "public_test" and "held out for benchmarks" in decided["reason"]
+    discarded = [d for d in by_id.values() if d["stage"] == "judges"]
+    assert discarded and all(re.fullmatch(r"[01] of 3 judges said yes, 2 needed", d["reason"]) for d in discarded)
+    assert all([part.split("=")[0] for part in d["judge_reasons"].split(" | ")] == ["judge_1", "judge_2", "judge_3"]
+               for d in discarded)
+    # a candidate ingest rejected is decided there, with its code and message
+    reject = {"sample_id": "Rain200H/x", "dataset": "Rain200H", "split": "train", "code": "corrupt_image",
+              "reason": "rain/X2/x.png: image file is truncated"}
+    [row] = build_manifest([], [reject], ManifestConfig(min_yes=2, test_per_subset=100))["decisions"].to_pylist()
+    assert (row["stage"], row["reason"], row["source_split"]) == \
+           ("ingest", "corrupt_image: rain/X2/x.png: image file is truncated", "train")
 
 
 def test_export_writes_the_authors_layout_with_hard_links(retrieved_copy, offline_profile, tmp_path, capsys):
