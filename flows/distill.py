@@ -144,9 +144,10 @@ def distill(**parameters) -> list[dict]:
             with run.store.lock("distill"):
                 reports, empty = run_dag(run)
                 refresh_catalog(run.store)
-                if empty is None and not any(r.failed for r in reports) and not manifest_rows(run.store):
-                    empty = "RainRAG has no pair: " + why_no_pair(run.store, run.settings.min_yes)
-                if empty is None and not any(r.failed for r in reports):
+                finished = empty is None and not any(r.failed for r in reports)
+                if finished and not manifest_rows(run.store):
+                    empty, finished = "RainRAG has no pair: " + why_no_pair(run.store, run.settings.min_yes), False
+                if finished:
                     retrieved = next(r for r in reports if r.stage == "retrieve")
                     attach_contact_sheets(run, redraw=bool(retrieved.done))
                     attach_manifest(run.store)
