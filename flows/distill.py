@@ -146,7 +146,7 @@ def distill(**parameters) -> list[dict]:
                 refresh_catalog(run.store)
                 finished = empty is None and not any(r.failed for r in reports)
                 if finished and not manifest_rows(run.store):
-                    empty, finished = "RainRAG has no pair: " + why_no_pair(run.store, run.settings.min_yes), False
+                    empty, finished = "RainRAG has no pair: " + why_no_pair(run.store), False
                 if finished:
                     retrieved = next(r for r in reports if r.stage == "retrieve")
                     attach_contact_sheets(run, redraw=bool(retrieved.done))

@@ -13,6 +13,7 @@ fingerprint of the configuration that produced the manifest.
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from storage.atomic import atomic_write
-from storage.catalog import query
 from storage.fingerprint import fingerprint
 from storage.schemas import DECISIONS, MANIFEST
 from storage.stage import GLOBAL_SHARD, Parts, fingerprinted
@@ -63,32 +63,22 @@ order by s.sample_id"""
 REJECTS_SQL = "select sample_id, dataset, split, code, reason from rejects order by sample_id, path"
 
 
-EMPTY_SQL = """
-select count(*) filter (clean_path is not null) as paired,
-       count(*) filter (clean_path is not null and split is distinct from 'test') as outside_test,
-       (select count(distinct sample_id) from votes) as judged,
-       (select count(*) from (select sample_id from votes group by 1
-                              having count(*) filter (answer = 'yes') >= {min_yes})) as enough_yes
-from samples"""
+WHY_NOT = {"ingest": "rejected at ingest", "pairing": "unpaired (references only)",
+           "public_test": "in public test splits", "judges": "discarded by the judges",
+           "subset": "with an undecided subset"}
 
 
-def why_no_pair(store: Store, min_yes: int) -> str:
-    """Why the manifest holds no pair, from the catalog: what a run with an empty RainRAG fails with."""
-    rows = query(store, EMPTY_SQL.format(min_yes=int(min_yes)))
-    if not rows:
-        return "the catalog has no samples or votes view: no shard of ingest or judge has finished"
-    r = rows[0]
-    if not r["paired"]:
-        return "no paired sample: every dataset found is unpaired (they serve only as references)"
-    if not r["outside_test"]:
-        return f"all {r['paired']} paired samples are in public test splits (held out for benchmarks)"
-    if not r["judged"]:
-        return f"none of the {r['outside_test']} paired samples outside the public test splits was judged"
-    if not r["enough_yes"]:
-        return (f"none of the {r['judged']} judged pairs got {min_yes} yes votes (lower --min-yes, or read the "
-                "votes: select judge, answer, count(*) from votes group by all)")
-    return (f"{r['enough_yes']} pairs got {min_yes} yes votes, but none has a subset that could be decided "
-            "(day/night and rain type: see the inspections table)")
+def why_no_pair(store: Store) -> str:
+    """Why the manifest holds no pair, from the decisions the manifest step wrote with it."""
+    decisions = store.read_shard("decisions", GLOBAL_SHARD).select(["stage", "reason"]).to_pylist()
+    if not decisions:
+        return "no candidate at all: ingest found no sample"
+    counts = Counter(d["stage"] for d in decisions)
+    parts = [f"{counts[stage]} {why}" for stage, why in WHY_NOT.items() if counts[stage]]
+    example = next((d["reason"] for d in decisions if d["stage"] in ("judges", "subset")), None)
+    hint = f' (e.g. "{example}")' if example else ""
+    return (f"of {len(decisions)} candidates, {', '.join(parts)}{hint}; "
+            "see: select stage, reason, count(*) from decisions group by all")
 
 
 def part_views(con: duckdb.DuckDBPyConnection, parts: Parts) -> bool:

@@ -49,7 +49,8 @@ def test_only_public_test_pairs_fail_with_an_empty_rainrag_and_are_never_judged(
 
     data, distill = run(corpus_store[0], ["Rain200H", "Real3000"], tmp_path, offline_profile)
     shutil.rmtree(data / "Rain200H" / "rain_data_train_Heavy")   # its public test split alone
-    with pytest.raises(EmptyResult, match=r"RainRAG has no pair: all 5 paired samples are in public test splits"):
+    with pytest.raises(EmptyResult, match=r"RainRAG has no pair: of 17 candidates, 12 unpaired \(references only\), "
+                                          r"5 in public test splits; see: select stage, reason"):
         distill()
     store = Store(tmp_path / "store")
     assert query(store, "select count(*) as n from votes") == [{"n": 0}]
