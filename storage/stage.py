@@ -191,7 +191,10 @@ def plan(store: Store, stage: Stage, shards: Sequence[str], repair: bool = False
     pending, done = [], []
     for shard in shards:
         item = ShardPlan(shard, stage.shard_fingerprint(store, shard), repair)
-        is_done = store.ledger.is_done(stage.name, shard, item.fingerprint)
+        record = store.ledger.get(stage.name, shard, item.fingerprint)
+        # a done record whose part was since replaced (a setting changed, then changed back) is redone
+        is_done = record is not None and record.status == "done" and \
+            all((store.root / rel).exists() for rel in record.outputs.values())
         if repair:
             is_done = not (is_done and stage.repair is not None and stage.repair.needed(_outputs(store, stage, shard)))
         (done if is_done else pending).append(item)
