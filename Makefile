@@ -47,8 +47,8 @@ demo: setup
 	$(OFFLINE) $(BIN)/python -m models.pipeline.fetch --profile offline
 	$(OFFLINE) $(BIN)/python -m flows.distill --data-root $(DEMO_DIR)/data --store $(DEMO_DIR)/store --profile offline
 	@echo
-	@echo "Store:        $(DEMO_DIR)/store   (tables: samples, rejects, quality, captions, embeddings, retrievals, votes, inspections, manifest, decisions, audit, ledger)"
-	@echo "Manifest:     $(DEMO_DIR)/store/manifest.parquet   (RainRAG: the kept pairs, per subset and split)"
+	@echo "Store:        $(DEMO_DIR)/store   (tables: samples, rejects, quality, captions, embeddings, inspections, duplicates, retrievals, votes, manifest, decisions, releases, audit, ledger)"
+	@echo "Manifest:     $(DEMO_DIR)/store/manifest.parquet   (RainRAG: the kept pairs, per subset and split; every version: .venv/bin/python -m flows.release list --store $(DEMO_DIR)/store)"
 	@$(BIN)/duckdb $(DEMO_DIR)/store/rainrag.duckdb "select subset, split, count(*) as pairs, round(avg(yes_votes), 2) as mean_yes_votes from manifest group by all order by all"
 	@echo "Dataset card: $(DEMO_DIR)/store/reports/dataset-card.md   (plots: reports/dataset-*.png; contact sheets: reports/retrieval/)"
 	@echo

@@ -48,7 +48,7 @@ from benchmarks.ray_engine import ray_head
 from models.pipeline.profiles import load_profile
 from storage import schemas
 from storage.catalog import query, refresh_catalog
-from storage.stage import GLOBAL_SHARD, Parts, ShardTables, Stage, plan
+from storage.stage import GLOBAL_SHARD, Parts, Stage, plan
 from storage.store import Store
 from tasks.dag import DISTILL
 from tasks.engine import LOCAL, Engine
@@ -57,6 +57,7 @@ from tasks.runner import run_stage
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = 36
 K2, JUDGES, KEPT_EVERY = 20, 3, 45   # retrieval rows and votes per sample; 1 in 45 kept (52,869 of 2.4 M)
+DUPLICATE_EVERY = 100                # 1 in 100 samples a copy of another
 TEXT_DIM, KEYWORD_DIM, IMAGE_DIM = 384, 384, 768   # the paper profile's MiniLM and CLIP ViT-L/14
 WORDS = np.array("rain street car wet road night light tree building person umbrella sky cloud window "
                  "streak drop heavy light city lamp reflection puddle traffic sign wall glass blur".split())
@@ -118,7 +119,7 @@ def synthetic_table(schema: pa.Schema, keys: np.ndarray, rng: np.random.Generato
 OUTPUT_SCHEMAS = {"samples": schemas.SAMPLES, "rejects": schemas.REJECTS, "quality": schemas.QUALITY,
                   "captions": schemas.CAPTIONS, "retrievals": schemas.RETRIEVALS, "votes": schemas.VOTES,
                   "inspections": schemas.INSPECTIONS, "manifest": schemas.MANIFEST, "audit": schemas.AUDIT,
-                  "decisions": schemas.DECISIONS,
+                  "decisions": schemas.DECISIONS, "duplicates": schemas.DUPLICATES,
                   "embeddings": schemas.embeddings_schema(TEXT_DIM, KEYWORD_DIM, IMAGE_DIM)}
 
 
@@ -136,9 +137,9 @@ def synthetic_compute(inputs: str | dict[str, pa.Table] | Parts, config: Synthet
     if isinstance(inputs, str):
         keys = np.char.add(f"{inputs}/", np.arange(config.samples).astype(str))
         keys_of = {"samples": keys, "rejects": keys[: len(keys) // 100]}
-    elif isinstance(inputs, Parts):   # manifest: the kept 1 in 45 and a decision for every sample; audit
+    elif isinstance(inputs, Parts):   # dedup: 1 in 100; manifest: the kept 1 in 45 and a decision for every sample
         keys = _ids(ds.dataset(inputs.files["samples"], format="parquet").to_table(columns=["sample_id"]))
-        keys_of = {"manifest": keys[::KEPT_EVERY], "decisions": keys,
+        keys_of = {"duplicates": keys[::DUPLICATE_EVERY], "manifest": keys[::KEPT_EVERY], "decisions": keys,
                    "audit": keys[:: max(1, len(keys) // (4 * DATASETS))]}
     else:
         keys = _ids(inputs["samples"])
@@ -169,7 +170,7 @@ def simulated_dag(samples_per_shard: int, shards: list[str]) -> list[tuple[Stage
     the shards it runs over (the one shard "all" for a global step)."""
     profile, stages = load_profile("offline"), []
     for spec in DISTILL:
-        reader = ShardNamed() if spec.name == "ingest" else spec.reader if spec.scope == "global" else ShardTables()
+        reader = ShardNamed() if spec.name == "ingest" else spec.reader
         stage = spec.stage(SyntheticConfig(spec.outputs, samples_per_shard), profile)
         stage = dataclasses.replace(stage, inputs=() if spec.name == "ingest" else stage.inputs, reader=reader,
                                     compute=synthetic_compute, repair=None, version=f"{spec.version}-synthetic")

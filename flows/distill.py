@@ -35,6 +35,7 @@ from tasks.command_line import add_model_arguments, model_from_arguments, takes_
 from tasks.dag import DISTILL, describe
 from tasks.distill_config import DistillConfig, IngestConfig
 from tasks.engine import LOCAL, ClusterUnreachable
+from tasks.curation.releases import SplitRuleBroken, diff_versions
 from tasks.manifest import manifest_rows, publish_manifest, why_no_pair
 from tasks.retrieval.pool import why_no_pool
 from tasks.retrieve import retrieval_sheets
@@ -47,6 +48,7 @@ STAGE_SQL = """
     union all select 'embed', count(*), count(*) filter (status = 'error') from embeddings
     union all select 'retrieve', count(distinct query_id), count(distinct query_id) filter (status = 'error')
               from retrievals
+    union all select 'dedup', count(*), 0 from duplicates
     union all select 'judge', count(*), count(*) filter (status = 'error') from votes
     union all select 'manifest', count(*), 0 from manifest"""
 POOL_SQL = """
@@ -60,7 +62,8 @@ MANIFEST_SQL = """
 
 
 class EmptyResult(RuntimeError):
-    """A run whose stages finished with nothing to show (no reference, no pair): a failure with its reason."""
+    """A run whose stages finished with nothing to show (no reference, no pair), or with a RainRAG version
+    that cannot be released: a failure with its reason."""
 
 
 def check_models(profile: Profile) -> None:
@@ -113,12 +116,23 @@ def run_dag(run: RunContext) -> tuple[list[StageReport], str | None]:
     return reports, None
 
 
-def attach_manifest(store: Store) -> None:
-    """Publish <store>/manifest.parquet, draw the dataset card and attach both to the flow run."""
+def attach_manifest(store: Store, new_major: bool) -> None:
+    """Release and publish <store>/manifest.parquet (a new version when it changed), draw the dataset card
+    and attach both, and the release's diff, to the flow run."""
     logger = get_run_logger()
-    manifest, card = publish_manifest(store), dataset_card(store)
-    logger.info("manifest: %s; dataset card: %s", manifest, card)
-    attach(_card_artifact, card=card, manifest=manifest)
+    published = publish_manifest(store, new_major)
+    card = dataset_card(store)
+    if published.new:
+        diff = diff_versions(store, published.previous, published.version)
+        logger.info("RainRAG %s released: %d pairs added, %d removed, %d changed subset or split (since %s)",
+                    published.version.name, diff.added.num_rows, diff.removed.num_rows, diff.moved.num_rows,
+                    diff.old)
+        attach(create_markdown_artifact, key="manifest-diff", markdown=diff.markdown(),
+               description=f"RainRAG {diff.old} → {diff.new}")
+    else:
+        logger.info("RainRAG %s: the manifest is unchanged, no new version", published.version.name)
+    logger.info("manifest: %s (RainRAG %s); dataset card: %s", published.path, published.version.name, card)
+    attach(_card_artifact, card=card, manifest=published.path)
     query_artifact(store, "manifest-summary", MANIFEST_SQL, "RainRAG pairs per subset and split")
 
 
@@ -150,7 +164,11 @@ def distill(**parameters) -> list[dict]:
                 if finished:
                     retrieved = next(r for r in reports if r.stage == "retrieve")
                     attach_contact_sheets(run, redraw=bool(retrieved.done))
-                    attach_manifest(run.store)
+                    try:
+                        attach_manifest(run.store, settings.new_major)
+                    except SplitRuleBroken as exc:
+                        empty = str(exc)
+                    refresh_catalog(run.store)   # the releases view, from the first release on
             summary = query_artifact(run.store, "distill-stages", STAGE_SQL, "rows and error rows per stage")
             query_artifact(run.store, "distill-pool", POOL_SQL, "real rainy images in the reference pool")
         failed = {f"{r.stage}/{s}": e for r in reports for s, e in r.failed.items()}

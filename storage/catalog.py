@@ -51,6 +51,10 @@ def catalog_sql(store: Store, parts: dict[str, list[Path]] | None = None) -> lis
         statements.append(
             f"CREATE OR REPLACE VIEW cat.{table} AS SELECT * FROM read_parquet([{files}], union_by_name=true)"
         )
+    if any((store.root / "releases").glob("rainrag-*.parquet")):   # tasks.curation.releases: every version
+        releases_glob = _sql_literal((store.root / "releases" / "rainrag-*.parquet").as_posix())
+        statements.append(f"CREATE OR REPLACE VIEW cat.releases AS SELECT * FROM read_parquet({releases_glob}, "
+                          "union_by_name=true)")
     ledger_glob = _sql_literal((store.root / "_ledger" / "*" / "*" / "*.json").as_posix())
     if any(store.ledger.records()):
         statements.append(f"CREATE OR REPLACE VIEW cat.ledger AS SELECT * FROM read_json({ledger_glob}, "

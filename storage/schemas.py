@@ -147,8 +147,24 @@ INSPECTIONS = pa.schema([
     ("clean_phash", pa.int64()),       # null for unpaired samples
     ("alignment", pa.float32()),       # correlation of the pair's low frequencies; null when unpaired
     ("alignment_gain", pa.float32()),  # how much better the best small shift correlates (0 when aligned)
+    ("rain_signature", pa.list_(pa.float16(), 256)),  # rain layer on a 16x16 grid, unit norm; null unpaired
     ("status", pa.string()),
     ("error", pa.string()),
+])
+
+# One row per pair that is a copy of another (tasks.curation.duplicates): the member of its group that
+# stays, what kind of copy, and why; the judge stage skips these samples.
+DUPLICATES = pa.schema([
+    ("sample_id", pa.string()),
+    ("shard", pa.string()),            # the sample's shard: what the judge stage reads per shard
+    ("dataset", pa.string()),
+    ("duplicate_of", pa.string()),     # the sample that stays
+    ("duplicate_dataset", pa.string()),
+    ("kind", pa.string()),             # exact | near
+    ("of_public_test", pa.bool_()),    # the one that stays is a public test image: a leak, not a spare copy
+    ("correlation", pa.float32()),     # of the rain signatures, for a direct near link; null otherwise
+    ("group_size", pa.int32()),
+    ("reason", pa.string()),
 ])
 
 # RainRAG: one row per kept pair. Paths are relative to the data root (`*_path_raw`: the exact bytes of a
@@ -192,7 +208,7 @@ DECISIONS = pa.schema([
     ("sample_id", pa.string()),
     ("dataset", pa.string()),
     ("source_split", pa.string()),     # the split the public dataset put the sample in
-    ("stage", pa.string()),            # ingest | pairing | public_test | judges | subset | kept
+    ("stage", pa.string()),            # ingest | pairing | public_test | duplicate | judges | subset | kept
     ("reason", pa.string()),           # one sentence
     ("yes_votes", pa.int8()),          # null when it was not judged
     ("no_votes", pa.int8()),
@@ -201,6 +217,7 @@ DECISIONS = pa.schema([
     ("judge_reasons", pa.string()),    # "judge_1=yes: <raw answer> | judge_2=no: ..." where they voted
     ("subset", pa.string()),           # kept rows: DRS | DRD | NRS | NRD
     ("split", pa.string()),            # kept rows: RainRAG's train | test
+    ("duplicate_of", pa.string()),     # duplicate rows: the sample that stays
 ])
 
 # Findings of the audit: one `funnel` row per source dataset (how many samples entered, passed quality,

@@ -19,7 +19,7 @@ from storage.sources.registry import load_registry, locate
 from storage.stage import GLOBAL_SHARD, AllShards, Compute, Inputs, Repair, Resources, ShardTables, Stage, run_inline
 from storage.store import Store
 from tasks import audit, caption, embed, ingest, judge, manifest, quality, retrieve
-from tasks.curation import evidence
+from tasks.curation import duplicates, evidence
 from tasks.run_context import RunContext
 
 
@@ -75,20 +75,24 @@ DISTILL: tuple[StageSpec, ...] = (
     StageSpec("embed", "description, keyword and image vectors", embed.VERSION, ("samples", "captions"),
               ("embeddings",), embed.EmbedConfig, embed.compute,
               Resources(cpus=1, gpus=1, memory_gb=4, holds_models=True), roles=embed.ROLES),
+    StageSpec("inspect", "perceptual hashes, rain signature, pair alignment, day/night and streak/drop measurements",
+              evidence.VERSION, ("samples",), ("inspections",), evidence.InspectConfig, evidence.compute,
+              Resources(cpus=1, memory_gb=1)),
+    StageSpec("dedup", "exact and near copies of pairs across all datasets; one member of each group stays",
+              duplicates.VERSION, ("samples", "inspections"), ("duplicates",), duplicates.DedupConfig,
+              duplicates.compute, Resources(cpus=1, memory_gb=4), reader=AllShards(), scope="global"),
     StageSpec("retrieve", "text L2 top-K1 → image cosine top-K2 → SSIM top-K3 references from the pool",
               retrieve.VERSION, ("samples", "embeddings"), ("retrievals",), retrieve.RetrievalConfig,
               retrieve.compute, Resources(cpus=1, memory_gb=4)),
-    StageSpec("judge", "three judges vote yes/no on each pair with its references", judge.VERSION,
-              ("samples", "retrievals"), ("votes",), judge.JudgeConfig, judge.compute,
-              Resources(cpus=1, gpus=1, memory_gb=32, holds_models=True), roles=judge.JUDGE_ROLES,
-              repair=judge.REPAIR),
-    StageSpec("inspect", "perceptual hashes, pair alignment, day/night and streak/drop measurements",
-              evidence.VERSION, ("samples",), ("inspections",), evidence.InspectConfig, evidence.compute,
-              Resources(cpus=1, memory_gb=1)),
+    StageSpec("judge", "three judges vote yes/no on each pair with its references (copies and public test "
+              "images are not asked)", judge.VERSION, ("samples", "retrievals", "duplicates"), ("votes",),
+              judge.JudgeConfig, judge.compute, Resources(cpus=1, gpus=1, memory_gb=32, holds_models=True),
+              roles=judge.JUDGE_ROLES, reader=duplicates.ShardTablesAndDuplicates(), repair=judge.REPAIR),
     StageSpec("manifest", "kept pairs (≥ min_yes yes votes), their subset and RainRAG's train/test split; the "
               "decision on every candidate", manifest.VERSION,
-              ("samples", "rejects", "quality", "retrievals", "votes", "inspections"), ("manifest", "decisions"),
-              manifest.ManifestConfig, manifest.compute, Resources(cpus=1, memory_gb=4), reader=AllShards(),
+              ("samples", "rejects", "quality", "retrievals", "votes", "inspections", "duplicates"),
+              ("manifest", "decisions"), manifest.ManifestConfig, manifest.compute, Resources(cpus=1, memory_gb=4),
+              reader=AllShards(whole=("duplicates",)),
               scope="global"),
     StageSpec("audit", "funnel per dataset, near duplicates of public test images, misaligned pairs",
               audit.VERSION, ("samples", "quality", "votes", "inspections", "manifest"), ("audit",),

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from storage.images import DEFAULT_MAX_PIXELS
 from storage.stage import HANDLE, OUTPUT, SPEED
+from tasks.curation.duplicates import MAX_PHASH_DISTANCE, MIN_CORRELATION
 from tasks.curation.split import TEST_PER_SUBSET
 from tasks.judging.decision import MIN_YES, check_min_yes
 from tasks.retrieval.pool import POOL_THRESHOLD
@@ -69,6 +70,18 @@ class DistillConfig(IngestConfig):
     judge_public_test: bool = Field(False, description="also judge the samples of public test splits (never kept: "
                                                        "for an audit of the judges; by default they are not "
                                                        "sent, saving those calls)")
+    judge_duplicates: bool = Field(False, description="also judge the pairs that are copies of another pair "
+                                                      "(never kept: for an audit of the judges)")
+    dedup_min_correlation: float = Field(MIN_CORRELATION, ge=-1, le=1,
+                                         description="rain-signature correlation from which two pairs are "
+                                                     "near copies (with both hashes close) [ours]")
+    dedup_max_phash_distance: int = Field(MAX_PHASH_DISTANCE, ge=0, le=64,
+                                          description="perceptual-hash bits two near copies' rainy images, and "
+                                                      "their clean images, may differ by [ours]")
+    new_major: bool = Field(False, description="cut a new major RainRAG version with a fresh train/test split "
+                                               "(needed when the data would move released pairs between "
+                                               "splits); recorded as the version, not in the provenance",
+                            json_schema_extra=HANDLE_FIELD)
     retry_judge_errors: bool = Field(False, description="re-ask the judge calls that failed in earlier runs "
                                                         "(every other vote is kept)")
 

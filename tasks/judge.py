@@ -1,8 +1,9 @@
 """The judge stage: each query's pair and its K3 references go to the three judges; one vote row each.
 
 Queries are those of the retrieve stage (the rainy images of paired samples) outside the public test
-splits: those pairs are held out for benchmarks and can never be kept, so asking about them is spent
-for nothing (`JudgeConfig.public_test` asks anyway, for an audit of the judges). A query's case is its
+splits and other than the copies the dedup step found: those pairs are held out for benchmarks or
+have a copy that stays instead, so they can never be kept and asking about them is spent for nothing
+(`JudgeConfig.public_test` and `JudgeConfig.duplicates` ask anyway, for an audit of the judges). A query's case is its
 rainy image, its clean image and its selected references, best first. Judges are the profile's roles
 judge_1..judge_3, loaded once per process. A vote keeps the judge's raw answer, its latency, the model
 (kind:model_id@revision, the parts that are set) and the prompt's version and hash.
@@ -32,7 +33,7 @@ from storage.stage import Repair, handle_field, speed_field
 from tasks.image_batches import decoded_chunks
 
 STAGE = "judge"
-VERSION = "2"   # 2: public test split samples are not judged unless asked for
+VERSION = "3"   # 2: public test split samples are not judged unless asked for; 3: nor duplicates
 CONTEXT_FIELDS = ("sample_id", "dataset", "time_of_day", "rain_type", "is_real")
 
 
@@ -78,9 +79,10 @@ def load_panel(profile: Profile, roles: Sequence[str] = JUDGE_ROLES) -> Panel:
 PUBLIC_TEST = "test"   # samples.split of a dataset's public test split
 
 
-def queries_of(samples: pa.Table, retrievals: pa.Table, public_test: bool = False) -> list[dict]:
+def queries_of(samples: pa.Table, retrievals: pa.Table, public_test: bool = False,
+               skip: frozenset[str] = frozenset()) -> list[dict]:
     """The shard's queries in sample order, each with the ids of its selected references, best first;
-    those of public test splits only with `public_test`."""
+    those of public test splits only with `public_test`, and none of `skip` (the shard's duplicates)."""
     chosen = retrievals.filter(pc.fill_null(retrievals["selected"], False)).sort_by(
         [("query_id", "ascending"), ("rank", "ascending")])
     refs: dict[str, list[str]] = {}
@@ -88,7 +90,8 @@ def queries_of(samples: pa.Table, retrievals: pa.Table, public_test: bool = Fals
         refs.setdefault(query_id, []).append(reference_id)
     asked = set(retrievals["query_id"].to_pylist())
     return [{**row, "references": refs.get(row["sample_id"], [])} for row in samples.to_pylist()
-            if row["sample_id"] in asked and (public_test or row["split"] != PUBLIC_TEST)]
+            if row["sample_id"] in asked and row["sample_id"] not in skip
+            and (public_test or row["split"] != PUBLIC_TEST)]
 
 
 def case_loader(references: Mapping[str, dict], data_root: Path):
@@ -158,15 +161,16 @@ def _table(rows: list[dict]) -> pa.Table:
 
 
 def judge_shard(samples: pa.Table, retrievals: pa.Table, references: Mapping[str, dict], data_root: Path,
-                panel: Panel, public_test: bool = False) -> pa.Table:
+                panel: Panel, public_test: bool = False, skip: frozenset[str] = frozenset()) -> pa.Table:
     """Every query of the shard asked of every judge: one row per (query, judge)."""
     roles = tuple(panel.judges)
-    queries = queries_of(samples, retrievals, public_test)
+    queries = queries_of(samples, retrievals, public_test, skip)
     return _table(vote_rows([(q, roles) for q in queries], references, data_root, panel))
 
 
 def retry_errors(samples: pa.Table, retrievals: pa.Table, votes: pa.Table, references: Mapping[str, dict],
-                 data_root: Path, panel: Panel, public_test: bool = False) -> pa.Table:
+                 data_root: Path, panel: Panel, public_test: bool = False,
+                 skip: frozenset[str] = frozenset()) -> pa.Table:
     """`votes` with each error vote re-asked of its judge; every other vote is kept as it was."""
     failed: dict[str, set[str]] = {}
     for row in votes.filter(pc.equal(votes["answer"], "error")).select(["sample_id", "judge"]).to_pylist():
@@ -174,7 +178,7 @@ def retry_errors(samples: pa.Table, retrievals: pa.Table, votes: pa.Table, refer
     if not failed:
         return votes
     jobs = [(q, tuple(r for r in panel.judges if r in failed[q["sample_id"]]))
-            for q in queries_of(samples, retrievals, public_test) if q["sample_id"] in failed]
+            for q in queries_of(samples, retrievals, public_test, skip) if q["sample_id"] in failed]
     redone = vote_rows(jobs, references, data_root, panel)
     again = {(r["sample_id"], r["judge"]) for r in redone}
     kept = [r for r in votes.to_pylist() if (r["sample_id"], r["judge"]) not in again]
@@ -187,6 +191,7 @@ class JudgeConfig:
     data root are handles (the pool's fingerprint is already in every retrievals part's name)."""
     judges: dict
     public_test: bool = False                    # also judge the samples of public test splits
+    duplicates: bool = False                     # also judge the pairs the dedup step found to be copies
     batch_size: int = speed_field(default=0)     # cases per judge call; 0: the profile's
     profile: Profile | None = handle_field(default=None)
     references: Mapping[str, dict] = handle_field(default=None)   # pool rows by sample_id
@@ -195,7 +200,8 @@ class JudgeConfig:
 
     @classmethod
     def from_run(cls, run: Any) -> JudgeConfig:
-        return cls(judges_identity(run.profile), run.settings.judge_public_test, profile=run.profile,
+        return cls(judges_identity(run.profile), run.settings.judge_public_test, run.settings.judge_duplicates,
+                   profile=run.profile,
                    data_root=run.data_root,
                    references={row["sample_id"]: row for row in run.pool().rows})
 
@@ -204,10 +210,15 @@ class JudgeConfig:
         return replace(panel, batch_size=self.batch_size) if self.batch_size else panel
 
 
-def compute(tables: Mapping[str, pa.Table], config: JudgeConfig) -> dict[str, pa.Table]:
-    """`samples` + `retrievals` -> `votes`: every query asked of every judge."""
+def skipped(tables: Mapping[str, Any], config: JudgeConfig) -> frozenset[str]:
+    """The shard's duplicates (tasks.curation.duplicates.ShardTablesAndDuplicates), unless asked anyway."""
+    return frozenset() if config.duplicates else tables.get("duplicates", frozenset())
+
+
+def compute(tables: Mapping[str, Any], config: JudgeConfig) -> dict[str, pa.Table]:
+    """`samples` + `retrievals` (+ the shard's duplicates) -> `votes`: every query asked of every judge."""
     return {"votes": judge_shard(tables["samples"], tables["retrievals"], config.references, config.data_root,
-                                 config.load_panel(), config.public_test)}
+                                 config.load_panel(), config.public_test, skipped(tables, config))}
 
 
 def has_error_votes(outputs: Mapping[str, pa.Table]) -> bool:
@@ -219,7 +230,8 @@ def repair_errors(tables: Mapping[str, pa.Table], outputs: Mapping[str, pa.Table
     """The repair mode: only the failed (query, judge) calls are asked again, every other vote is kept,
     and the shard's part is replaced under the same fingerprint (the same inputs and judges)."""
     return {"votes": retry_errors(tables["samples"], tables["retrievals"], outputs["votes"], config.references,
-                                  config.data_root, config.load_panel(), config.public_test)}
+                                  config.data_root, config.load_panel(), config.public_test,
+                                  skipped(tables, config))}
 
 
 REPAIR = Repair(needed=has_error_votes, compute=repair_errors)

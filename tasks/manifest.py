@@ -5,9 +5,10 @@ background may be shared across shards and datasets). It still goes through the 
 shard "all" (storage.stage.AllShards), whose input fingerprint is made of every current part it reads, so
 a rerun with nothing new skips it, and a new vote anywhere, or another --min-yes, rebuilds it.
 
-A pair enters when it is paired, at least `min_yes` judges said yes (storage of the rule:
-tasks.judging.decision), it does not come from a public test split (those stay out, for benchmarks),
-and its subset can be decided (tasks.curation.subsets). Every row carries its provenance: dataset,
+A pair enters when it is paired, it does not come from a public test split (those stay out, for
+benchmarks), it is not a copy of another pair (tasks.curation.duplicates), at least `min_yes` judges
+said yes (the rule: tasks.judging.decision) and its subset can be decided (tasks.curation.subsets).
+Pairs of earlier releases keep their split (tasks.curation.releases). Every row carries its provenance: dataset,
 pairing rule, hashes, quality scores, the vote summary, the retrieval scores of its references and the
 fingerprint of the configuration that produced the manifest.
 """
@@ -16,7 +17,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import duckdb
 import pyarrow as pa
@@ -29,11 +30,12 @@ from storage.stage import GLOBAL_SHARD, Parts, fingerprinted
 from storage.store import Store
 from tasks.curation.split import TEST_SHARE_MAX, split_pairs
 from tasks.curation.decisions import decision_row, reject_row, verdict
+from tasks.curation.releases import Version, cut_release, latest, major_for, pins, release_path, versions
 from tasks.curation.subsets import IMAGE_EVIDENCE
 from tasks.judging.decision import check_min_yes
 
 STAGE = "manifest"
-VERSION = "3"  # 2: the raw bytes of non-UTF-8 paths travel with the pairs; 3: the decisions table
+VERSION = "4"  # 2: raw bytes of non-UTF-8 paths; 3: the decisions table; 4: duplicates, released splits pinned
 MANIFEST_FILE = "manifest.parquet"   # <store>/manifest.parquet: what `flows.train --data` reads
 
 CANDIDATES_SQL = """
@@ -55,16 +57,18 @@ select s.sample_id, s.dataset, s.split as source_split, s.rainy_path, s.rainy_pa
        s.clean_hash, s.pairing_rule, s.is_real, s.time_of_day, s.rain_type, t.yes_votes, t.no_votes, t.abstain_votes,
        t.error_votes, t.judge_reasons, q.rainy_quality, q.clean_quality, r."references", r.mean_s_ssim,
        r.max_s_ssim, r.mean_s_vis, r.max_s_vis, r.mean_s_txt, r.min_s_txt, r.retrieval_error,
-       i.status as inspect_status, i.error as inspect_error, i.median_luma, i.streaks_per_10k, i.spots_per_10k
+       i.status as inspect_status, i.error as inspect_error, i.median_luma, i.streaks_per_10k, i.spots_per_10k,
+       d.duplicate_of, d.reason as duplicate_reason
 from samples s left join tally t using (sample_id)
 left join quality q using (sample_id) left join refs r on r.query_id = s.sample_id
-left join inspections i using (sample_id)
+left join inspections i using (sample_id) left join duplicates d using (sample_id)
 order by s.sample_id"""
 REJECTS_SQL = "select sample_id, dataset, split, code, reason from rejects order by sample_id, path"
 
 
 WHY_NOT = {"ingest": "rejected at ingest", "pairing": "unpaired (references only)",
-           "public_test": "in public test splits", "judges": "discarded by the judges",
+           "public_test": "in public test splits", "duplicate": "copies of other pairs",
+           "judges": "discarded by the judges",
            "subset": "with an undecided subset"}
 
 
@@ -109,14 +113,16 @@ def rows_of(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict]:
     return [dict(zip(names, row)) for row in cursor.fetchall()]
 
 
-def build_manifest(rows: list[dict], rejects: list[dict], config: ManifestConfig) -> dict[str, pa.Table]:
+def build_manifest(rows: list[dict], rejects: list[dict], config: ManifestConfig,
+                   pinned: Callable[[list[dict]], dict[str, str]] = lambda kept: {}) -> dict[str, pa.Table]:
     """The kept pairs of `rows` (candidates()), with subset and split decided, and the decision on every
-    row and reject (tasks.curation.decisions: the same pass decides both)."""
+    row and reject (tasks.curation.decisions: the same pass decides both). `pinned(kept)`: background ->
+    released split, for the split's pins."""
     decided = [(row, verdict(row, config.min_yes, config.image_evidence)) for row in rows]
     kept = [{**row, "subset": d.subset.subset, "subset_source": d.subset.source, "config": config.config_id}
             for row, d in decided if d.stage == "kept"]
-    split = split_pairs(({"sample_id": r["sample_id"], "subset": r["subset"], "background": r["clean_hash"]}
-                         for r in kept), config.test_per_subset, config.test_share_max)
+    pairs = [{"sample_id": r["sample_id"], "subset": r["subset"], "background": r["clean_hash"]} for r in kept]
+    split = split_pairs(pairs, config.test_per_subset, config.test_share_max, pinned(pairs))
     decisions = [decision_row(row, d, split.get(row["sample_id"])) for row, d in decided]
     decisions += [reject_row(r) for r in rejects]
     return {"manifest": pa.Table.from_pylist([{**r, "split": split[r["sample_id"]]} for r in kept], schema=MANIFEST),
@@ -131,6 +137,7 @@ class ManifestConfig:
     test_per_subset: int
     test_share_max: float = TEST_SHARE_MAX
     image_evidence: tuple[float, float, float] = IMAGE_EVIDENCE   # the measured subset's thresholds
+    release_major: int = 1                                         # whose released splits are pinned
     upstream: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -141,7 +148,7 @@ class ManifestConfig:
     @classmethod
     def from_run(cls, run: Any) -> ManifestConfig:
         s = run.settings
-        return cls(s.min_yes, s.test_per_subset,
+        return cls(s.min_yes, s.test_per_subset, release_major=run.release_major(),
                    upstream={"models": run.profile.identity(*run.profile.roles), "settings": s.provenance()})
 
     @property
@@ -152,7 +159,7 @@ class ManifestConfig:
 
 def compute(parts: Parts, config: ManifestConfig) -> dict[str, pa.Table]:
     """Every current part of the input tables -> `manifest` and `decisions` (the global shard)."""
-    return build_manifest(*candidates(parts), config)
+    return build_manifest(*candidates(parts), config, lambda kept: pins(kept, parts.store, config.release_major))
 
 
 def manifest_rows(store: Store) -> int:
@@ -161,13 +168,28 @@ def manifest_rows(store: Store) -> int:
     return pq.ParquetFile(part).metadata.num_rows if part is not None else 0
 
 
-def publish_manifest(store: Store) -> Path:
-    """Copy the current manifest part to <store>/manifest.parquet (atomically, only when it changed)."""
+@dataclass(frozen=True)
+class Published:
+    path: Path                      # <store>/manifest.parquet
+    version: Version                # the release it is
+    previous: Version | None        # the release before it
+    new: bool                       # this call cut `version`
+
+
+def publish_manifest(store: Store, new_major: bool = False) -> Published:
+    """Cut a release of the current manifest when it differs from the latest one (tasks.curation.releases;
+    SplitRuleBroken when it would move released pairs), then copy the latest release to
+    <store>/manifest.parquet (atomically, only when it changed)."""
     part = store.current_part("manifest", GLOBAL_SHARD)
     if part is None:
         raise FileNotFoundError(f"{store.root} has no completed manifest; run the distill flow first")
+    cut = cut_release(store, pq.read_table(part), major_for(store, new_major))
+    version = latest(store)
+    data = release_path(store, version).read_bytes()
     out = store.root / MANIFEST_FILE
-    data = part.read_bytes()
     if not out.exists() or out.read_bytes() != data:
         atomic_write(out, lambda tmp: tmp.write_bytes(data))
-    return out
+    if cut is None:
+        earlier = [v for v in versions(store) if v < version]
+        return Published(out, version, earlier[-1] if earlier else None, False)
+    return Published(out, cut[0], cut[1], True)

@@ -13,6 +13,7 @@ from typing import ClassVar
 from models.pipeline.profiles import Profile, load_profile
 from storage.stage import handle_field, speed_field
 from storage.store import Store
+from tasks.curation.releases import major_for
 from tasks.distill_config import DistillConfig
 from tasks.retrieval.pool import Pool, load_pool
 
@@ -41,6 +42,10 @@ class RunContext:
     def shards(self) -> list[str]:
         """The sample shards of the store: the shards every per-shard stage runs over."""
         return self.store.current_shards("samples")
+
+    def release_major(self) -> int:
+        """The RainRAG major version this run's release belongs to (tasks.curation.releases)."""
+        return major_for(self.store, self.settings.new_major)
 
     def pool(self) -> Pool:
         """The reference pool as quality and embeddings now are (read once per run)."""

@@ -6,6 +6,7 @@ table can never disagree with the manifest. The first rule that applies decides:
   ingest       the file or the pair could not become a sample (its reject code and message);
   pairing      an unpaired sample: a reference for retrieval, never a training pair;
   public_test  in a public dataset's test split: held out for benchmarks (and not judged by default);
+  duplicate    a copy of another pair, which stays instead (tasks.curation.duplicates; not judged);
   judges       not judged (a retrieval or read error), or fewer than `min_yes` judges said yes;
   subset       kept by the judges, but day/night or rain type could not be decided;
   kept         in RainRAG, with its subset and RainRAG's own split.
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from tasks.curation.subsets import IMAGE_EVIDENCE, SubsetDecision, decide_subset
 from tasks.judging.decision import VoteCount, keep
 
-STAGES = ("ingest", "pairing", "public_test", "judges", "subset", "kept")
+STAGES = ("ingest", "pairing", "public_test", "duplicate", "judges", "subset", "kept")
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,8 @@ def verdict(row: dict, min_yes: int, image_evidence: tuple[float, float, float] 
         return Verdict("pairing", "unpaired: a reference for retrieval, never a training pair")
     if row["source_split"] == "test":
         return Verdict("public_test", f"in the public test split of {row['dataset']}: held out for benchmarks")
+    if row.get("duplicate_of"):
+        return Verdict("duplicate", row["duplicate_reason"])
     votes = votes_of(row)
     if votes is None:
         why = f"retrieval failed: {row['retrieval_error']}" if row.get("retrieval_error") else "no retrieval row"
@@ -62,7 +65,8 @@ def decision_row(row: dict, decided: Verdict, split: str | None = None) -> dict:
             "stage": decided.stage, "reason": decided.reason, "yes_votes": row.get("yes_votes"),
             "no_votes": row.get("no_votes"), "abstain_votes": row.get("abstain_votes"),
             "error_votes": row.get("error_votes"), "judge_reasons": row.get("judge_reasons"),
-            "subset": decided.subset.subset if decided.subset else None, "split": split}
+            "subset": decided.subset.subset if decided.subset else None, "split": split,
+            "duplicate_of": row.get("duplicate_of") if decided.stage == "duplicate" else None}
 
 
 def reject_row(reject: dict) -> dict:

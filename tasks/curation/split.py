@@ -11,6 +11,11 @@ within its target. The target is `test_per_subset`, but never more than a fifth 
 a subset of fewer than 5 pairs gets no test pair, and nor does one whose backgrounds are all larger than
 its target (one clean image behind every pair cannot be split). A background taken for one subset
 also moves its pairs in the other subsets to test, which can put those subsets slightly past target.
+
+Released splits never move (tasks.curation.releases): `pinned` maps the backgrounds of released pairs
+to the split they were released in. A pinned test background stays in test whatever the targets say,
+and a pinned train background is never taken for test; only backgrounds never released are drawn,
+and they fill what the pinned ones leave of each target.
 """
 from __future__ import annotations
 
@@ -34,15 +39,17 @@ def held_out_target(pairs_in_subset: int, test_per_subset: int, share_max: float
 
 
 def split_pairs(pairs: Iterable[Mapping[str, str]], test_per_subset: int = TEST_PER_SUBSET,
-                share_max: float = TEST_SHARE_MAX) -> dict[str, str]:
-    """sample_id -> "train" | "test" for rows with sample_id, subset and background (the clean hash)."""
+                share_max: float = TEST_SHARE_MAX, pinned: Mapping[str, str] | None = None) -> dict[str, str]:
+    """sample_id -> "train" | "test" for rows with sample_id, subset and background (the clean hash);
+    `pinned`: background -> the split it was released in."""
     if test_per_subset < 0:
         raise ValueError(f"test_per_subset={test_per_subset} must be >= 0")
     pairs = list(pairs)
     size: dict[str, Counter[str]] = defaultdict(Counter)     # subset -> background -> pairs
     for p in pairs:
         size[p["subset"]][p["background"]] += 1
-    test: set[str] = set()
+    pinned = pinned or {}
+    test = {background for background, split in pinned.items() if split == "test"}
     for subset in SUBSETS:
         counts = size.get(subset, Counter())
         target = held_out_target(sum(counts.values()), test_per_subset, share_max)
@@ -50,7 +57,7 @@ def split_pairs(pairs: Iterable[Mapping[str, str]], test_per_subset: int = TEST_
         for background in sorted(counts, key=_rank):
             if taken >= target:
                 break
-            if background not in test and taken + counts[background] <= target:
+            if background not in pinned and background not in test and taken + counts[background] <= target:
                 test.add(background)
                 taken += counts[background]
     return {p["sample_id"]: "test" if p["background"] in test else "train" for p in pairs}

@@ -12,7 +12,7 @@ from models.pipeline.profiles import Profile, load_profile
 from storage.images import clean_loader
 from storage.stage import run_inline
 from storage.store import Store
-from tests.distill.stages import build
+from tests.distill.stages import build, distil
 
 
 def private_copy(corpus_store, store_root: Path, tmp_path: Path) -> tuple[Path, Store, list[str]]:
@@ -71,3 +71,21 @@ def retrieved_store(corpus_store, embedded_store, offline_profile, tmp_path_fact
 @pytest.fixture()
 def retrieved_copy(corpus_store, retrieved_store, tmp_path) -> tuple[Path, Store, list[str]]:
     return private_copy(corpus_store, retrieved_store, tmp_path)
+
+
+@pytest.fixture(scope="session")
+def distilled(corpus_store, offline_profile, tmp_path_factory) -> tuple[Path, Path]:
+    """(data, store): a copy of the sample corpus distilled once through every stage and released as
+    RainRAG 1.0 (tests.distill.stages.distil), for tests to copy."""
+    root = tmp_path_factory.mktemp("distilled")
+    shutil.copytree(corpus_store[0], root / "data")
+    distil(root / "data", Store(root / "store"), offline_profile)
+    return root / "data", root / "store"
+
+
+@pytest.fixture()
+def distilled_copy(distilled, tmp_path) -> tuple[Path, Store]:
+    """A test's own copy of `distilled`: its data and its store, both free to change."""
+    shutil.copytree(distilled[0], tmp_path / "data")
+    shutil.copytree(distilled[1], tmp_path / "store")
+    return tmp_path / "data", Store(tmp_path / "store")

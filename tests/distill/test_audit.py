@@ -43,9 +43,9 @@ def test_audit_reports_planted_near_duplicate_and_misaligned_pair(corpus_store, 
     shifted = only_owner(samples, lambda s: s["dataset"] == "Rain100L" and s["split"] == "train")
     shift_right(data / shifted["clean_path"])
 
-    for name in ("judge", "inspect", "manifest"):
+    for name in ("inspect", "dedup", "judge", "manifest"):
         stage = build(name, store, data, offline_profile)
-        run_inline(store, stage, [GLOBAL_SHARD] if name == "manifest" else shards)
+        run_inline(store, stage, [GLOBAL_SHARD] if name in ("dedup", "manifest") else shards)
     manifest = store.read_shard("manifest", GLOBAL_SHARD).to_pylist()
     source = only_owner(manifest, lambda m: m["split"] == "train" and m["dataset"] != "Rain200H")
     # a public test image that is the train pair's background, re-encoded a little brighter
@@ -89,7 +89,7 @@ def test_audit_reports_planted_near_duplicate_and_misaligned_pair(corpus_store, 
     # decisions per dataset: Real3000 is all references, Rain200H's test split is held out
     section = text.split("## Decisions")[1].split("\n## ")[0]
     decided = {line.split(" | ")[0].lstrip("| "): line for line in section.splitlines() if line.startswith("| ")}
-    assert "| dataset | ingest | pairing | public_test | judges | subset | kept |" in section
+    assert "| dataset | ingest | pairing | public_test | duplicate | judges | subset | kept |" in section
     assert decided["Real3000"].split(" | ")[2] == str(funnel["Real3000"]["entered"])
     assert int(decided["Rain200H"].split(" | ")[3]) > 0
     for plot in ("dataset-funnel.png", "dataset-subsets.png"):

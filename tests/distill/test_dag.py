@@ -74,7 +74,8 @@ def test_every_output_field_changes_the_fingerprint_and_speed_and_handles_do_not
 
 def test_the_dag_is_one_list_that_every_stage_reads_from(tmp_path):
     names = [spec.name for spec in DISTILL]
-    assert names == ["ingest", "quality", "caption", "embed", "retrieve", "judge", "inspect", "manifest", "audit"]
+    assert names == ["ingest", "quality", "caption", "embed", "inspect", "dedup", "retrieve", "judge", "manifest",
+                     "audit"]
     written = {"candidates"}
     for spec in DISTILL:
         assert set(spec.inputs) <= written, f"{spec.name} reads a table no earlier stage writes"
@@ -88,7 +89,7 @@ def test_the_dag_is_one_list_that_every_stage_reads_from(tmp_path):
     paper = load_profile("paper", models_dir=tmp_path)
     gpus = {spec.name: spec.stage(None, paper).resources.gpus for spec in DISTILL[1:]}
     assert gpus == {"quality": 0, "caption": 1, "embed": 1, "retrieve": 0, "judge": 1, "inspect": 0,
-                    "manifest": 0, "audit": 0}
+                    "dedup": 0, "manifest": 0, "audit": 0}
 
 
 def test_distill_config_reaches_the_cli_the_flow_and_the_deployment():

@@ -27,8 +27,10 @@ def table(store, name, shards):
 
 
 def judge_and_inspect(store, data, profile, shards):
-    run_inline(store, build("judge", store, data, profile), shards)
+    """inspect, dedup and judge, in the DAG's order: what the manifest step reads besides retrieval."""
     run_inline(store, build("inspect", store, data, profile), shards)
+    run_inline(store, build("dedup", store, data, profile), [GLOBAL_SHARD])
+    run_inline(store, build("judge", store, data, profile), shards)
 
 
 def test_measured_subsets_agree_with_the_labels_of_labelled_datasets(retrieved_copy, offline_profile):
@@ -80,7 +82,7 @@ def test_manifest_keeps_majority_pairs_splits_by_background_and_trains(retrieved
     tests = Counter(m["subset"] for m in manifest if m["split"] == "test")
     assert sum(tests.values()) > 0 and all(tests[s] <= held_out_target(per_subset[s], 100) + 3 for s in SUBSETS)
 
-    path = publish_manifest(store)
+    path = publish_manifest(store).path
     pairs = read_manifest(path)
     assert len(pairs) == sum(m["split"] == "train" for m in manifest)
     assert {TRAINING_SUBSETS[p.label] for p in pairs} <= set(SUBSETS) and all((data / p.rainy).is_file() for p in pairs)
@@ -91,7 +93,7 @@ def test_manifest_keeps_majority_pairs_splits_by_background_and_trains(retrieved
     run_inline(store, stricter, [GLOBAL_SHARD])
     unanimous = {m["sample_id"] for m in store.read_shard("manifest", GLOBAL_SHARD).to_pylist()}
     assert unanimous < expected and all(count_votes(votes[s]).yes == 3 for s in unanimous)
-    assert pq.read_table(publish_manifest(store)).num_rows == len(unanimous)
+    assert pq.read_table(publish_manifest(store).path).num_rows == len(unanimous)
 
 
 def test_every_candidate_has_one_decision_with_its_reason(retrieved_copy, offline_profile):
