@@ -42,7 +42,7 @@ models: setup
 # generated once; a second `make demo` shows the ledger skipping finished shards. Every query printed
 # here runs in tests/deploy/test_distill_deployment.py on a store the deployed flow built.
 demo: setup
-	test -f $(DEMO_DIR)/data/.corpus-complete || { rm -rf $(DEMO_DIR)/data && \
+	test -f $(DEMO_DIR)/data/.corpus-complete -a -f $(DEMO_DIR)/data/defects.csv || { rm -rf $(DEMO_DIR)/data && \
 	  $(BIN)/python -m corpus --out $(DEMO_DIR)/data && touch $(DEMO_DIR)/data/.corpus-complete; }
 	$(OFFLINE) $(BIN)/python -m models.pipeline.fetch --profile offline
 	$(OFFLINE) $(BIN)/python -m flows.distill --data-root $(DEMO_DIR)/data --store $(DEMO_DIR)/store --profile offline
@@ -64,6 +64,10 @@ demo: setup
 	@echo "  $(BIN)/duckdb $(DEMO_DIR)/store/rainrag.duckdb \"select sample_id, dataset, stage, reason, left(judge_reasons, 80) as judge_reasons from decisions where stage not in ('kept', 'pairing') order by stage, dataset, sample_id limit 12\""
 	@$(BIN)/duckdb $(DEMO_DIR)/store/rainrag.duckdb "select stage, count(*) as candidates from decisions group by 1 order by 2 desc"
 	@$(BIN)/duckdb $(DEMO_DIR)/store/rainrag.duckdb "select sample_id, dataset, stage, reason, left(judge_reasons, 80) as judge_reasons from decisions where stage not in ('kept', 'pairing') order by stage, dataset, sample_id limit 12"
+	@echo
+	@echo "Known answers: the corpus planted defects in a third of its training pairs ($(DEMO_DIR)/data/defects.csv); what RainRAG decided for each kind:"
+	@echo "  $(BIN)/duckdb $(DEMO_DIR)/store/rainrag.duckdb \"select d.defect, c.stage, count(*) as pairs from read_csv('$(DEMO_DIR)/data/defects.csv') d join samples s on s.rainy_path = d.rainy_path join decisions c using (sample_id) where d.split = 'train' group by all order by 1, 2\""
+	@$(BIN)/duckdb $(DEMO_DIR)/store/rainrag.duckdb "select d.defect, c.stage, count(*) as pairs from read_csv('$(DEMO_DIR)/data/defects.csv') d join samples s on s.rainy_path = d.rainy_path join decisions c using (sample_id) where d.split = 'train' group by all order by 1, 2"
 	@echo
 	@echo "Kept ratio per dataset (kept / judged; public test splits are held out and not judged, unpaired datasets are only references):"
 	@echo "  $(BIN)/duckdb $(DEMO_DIR)/store/rainrag.duckdb \"select s.dataset, count(*) as samples, count(*) filter (s.split = 'test') as public_test, count(v.sample_id) as judged, count(m.sample_id) as kept, round(count(m.sample_id) / nullif(count(v.sample_id), 0), 2) as kept_ratio from samples s left join (select distinct sample_id from votes) v using (sample_id) left join manifest m using (sample_id) group by 1 order by 1\""

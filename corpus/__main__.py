@@ -9,9 +9,11 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 from corpus import generate_corpus
+from corpus.defects import GENUINE, LABELS_FILE, read_labels
 
 EXIT_REFUSED = 2
 
@@ -22,6 +24,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same bytes)")
     parser.add_argument("--scale", type=int, default=1, help="multiplies every dataset's item count")
     parser.add_argument("--force", action="store_true", help="write even if --out is not empty")
+    parser.add_argument("--no-defects", dest="defects", action="store_false",
+                        help="plant no defects (by default a third of the training pairs are spoilt, labelled in "
+                             "<out>/defects.csv)")
     args = parser.parse_args(argv)
     if args.seed < 0 or args.scale < 1:
         parser.error("--seed must be >= 0 and --scale >= 1")
@@ -47,8 +52,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {out} is not empty; choose an empty directory or pass --force", file=sys.stderr)
         return EXIT_REFUSED
     start = time.perf_counter()
-    counts = generate_corpus(out, seed=args.seed, scale=args.scale)
+    counts = generate_corpus(out, seed=args.seed, scale=args.scale, defects=args.defects)
     print(format_table(counts))
+    planted = Counter(label["defect"] for label in read_labels(out) if label["defect"] != GENUINE)
+    print(f"planted defects: {sum(planted.values())} ({', '.join(f'{k} {n}' for k, n in sorted(planted.items()))}); "
+          f"labels: {out / LABELS_FILE}" if planted else f"no planted defects; labels: {out / LABELS_FILE}")
     print(f"wrote {out} in {time.perf_counter() - start:.1f} s (seed={args.seed}, scale={args.scale})")
     return 0
 

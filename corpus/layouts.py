@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from corpus.defects import note_pair
 from corpus.photos import random_scene, scene_frames
 from corpus.rain import StreakParams, add_drops, add_streak_params, blur, composite_streaks, render_streaks, to_night
 
@@ -73,12 +74,14 @@ def rain100l(root: Path, rng: np.random.Generator, scale: int) -> int:
         layer = render_streaks(clean.shape[:2], rng, p.angle_deg, p.density, p.length, p.width)
         save(root / "RainTrainL" / f"rain-{n}.png", composite_streaks(clean, layer, p.intensity))
         save(root / "RainTrainL" / f"norain-{n}.png", clean)
+        note_pair(root / "RainTrainL" / f"rain-{n}.png", root / "RainTrainL" / f"norain-{n}.png", "train")
         save(root / "RainTrainL" / f"rainstreak-{n}.png", layer * p.intensity)
         save(root / "RainTrainL" / f"rainregion-{n}.png", (layer > 0.1).astype(np.float32))
     for n in range(1, n_test + 1):
         clean = random_scene(rng)
         save(root / "Rain100L" / f"norain-{n:03d}.png", clean)
         save(root / "Rain100L" / "rainy" / f"rain-{n:03d}.png", streaks(clean, rng, "light"))
+        note_pair(root / "Rain100L" / "rainy" / f"rain-{n:03d}.png", root / "Rain100L" / f"norain-{n:03d}.png", "test")
     return n_train + n_test
 
 
@@ -91,6 +94,8 @@ def rain200h(root: Path, rng: np.random.Generator, scale: int) -> int:
             clean = random_scene(rng)
             save(root / split / "norain" / f"norain-{n}.png", clean)
             save(root / split / "rain" / "X2" / f"norain-{n}x2.png", streaks(clean, rng, "heavy"))
+            note_pair(root / split / "rain" / "X2" / f"norain-{n}x2.png", root / split / "norain" / f"norain-{n}.png",
+                      "train" if "train" in split else "test")
         total += n_items
     return total
 
@@ -109,6 +114,8 @@ def ddn(root: Path, rng: np.random.Generator, scale: int) -> int:
                 angle = -30.0 + 60.0 * (k - 1) / (variants - 1) + float(rng.uniform(-5.0, 5.0))
                 level = LEVEL_NAMES[(k - 1) % len(LEVEL_NAMES)]
                 save(root / split / "rainy_image" / f"{i}_{k}.jpg", streaks(clean, rng, level, angle))
+                note_pair(root / split / "rainy_image" / f"{i}_{k}.jpg", root / split / "ground_truth" / f"{i}.jpg",
+                          "train" if split == "training" else "test", shared_clean=True)
                 total += 1
     return total
 
@@ -123,10 +130,13 @@ def did(root: Path, rng: np.random.Generator, scale: int) -> int:
             clean = random_scene(rng, half)
             pair = np.concatenate([streaks(clean, rng, level), clean], axis=1)
             save(root / "DID-MDN-training" / folder / "train2018new" / f"{n}.jpg", pair)
+            file = root / "DID-MDN-training" / folder / "train2018new" / f"{n}.jpg"
+            note_pair(file, file, "train", halves="rainy_left")
     for n in range(n_items):
         clean = random_scene(rng, half)
         level = LEVEL_NAMES[int(rng.integers(len(LEVEL_NAMES)))]
         save(root / "DID-MDN-test" / f"{n}.jpg", np.concatenate([streaks(clean, rng, level), clean], axis=1))
+        note_pair(root / "DID-MDN-test" / f"{n}.jpg", root / "DID-MDN-test" / f"{n}.jpg", "test", halves="rainy_left")
     return 4 * n_items
 
 
@@ -139,6 +149,8 @@ def rain800(root: Path, rng: np.random.Generator, scale: int) -> int:
             clean = random_scene(rng, (_even(rng, 64, 128), _even(rng, 64, 96)))
             rainy = streaks(clean, rng, LEVEL_NAMES[int(rng.integers(len(LEVEL_NAMES)))])
             save(root / split / f"{n}.jpg", np.concatenate([clean, rainy], axis=1))
+            note_pair(root / split / f"{n}.jpg", root / split / f"{n}.jpg", "train" if split == "training" else "test",
+                      halves="clean_left")
         total += n_items
     return total
 
@@ -160,6 +172,7 @@ def spa(root: Path, rng: np.random.Generator, scale: int) -> int:
             for f, frame in enumerate(frames, start=1):
                 rel = f"real_world/{vid}/{vid}-{f}/{vid}-{f}_{x}_{y}.png"
                 save(train / rel, frame[y : y + patch, x : x + patch])
+                note_pair(train / rel, train / gt_rel, "train", shared_clean=True)
                 lines.append(f"/{rel} /{gt_rel}")
     (train / "real_world.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
     test = root / "Testing" / "real_test_1000"
@@ -168,6 +181,7 @@ def spa(root: Path, rng: np.random.Generator, scale: int) -> int:
         clean = random_scene(rng, (128, 128))
         save(test / "gt" / f"{n:03d}gt.png", clean)
         save(test / "rain" / f"{n:03d}.png", streaks(clean, rng, "light", float(rng.uniform(-12.0, 12.0))))
+        note_pair(test / "rain" / f"{n:03d}.png", test / "gt" / f"{n:03d}gt.png", "test")
     return len(lines) + n_test
 
 
@@ -182,6 +196,8 @@ def raindrop(root: Path, rng: np.random.Generator, scale: int) -> int:
             rainy = add_drops(clean, rng, int(rng.integers(12, 30)), (3.0, 10.0))
             save(root / split / "data" / f"{n}_rain.png", rainy)
             save(root / split / "gt" / f"{n}_clean.png", clean)
+            note_pair(root / split / "data" / f"{n}_rain.png", root / split / "gt" / f"{n}_clean.png",
+                      "train" if split == "train" else "test")
         total += n_items
     return total
 
@@ -197,6 +213,8 @@ def gtav_nightrain(root: Path, rng: np.random.Generator, scale: int) -> int:
             for kk in range(per_gt):
                 rainy = streaks(clean, rng, ("medium", "heavy")[kk % 2], lit=True)
                 save(root / "set1" / split / "Rainy" / f"{i:04d}_{kk:02d}.png", rainy)
+                note_pair(root / "set1" / split / "Rainy" / f"{i:04d}_{kk:02d}.png", root / "set1" / split / "GT" /
+                          f"{i:04d}.png", split.lower(), shared_clean=True)
                 total += 1
     return total
 
@@ -245,5 +263,6 @@ def raindrop_clarity(root: Path, rng: np.random.Generator, scale: int) -> int:
                 save(root / name / "Drop" / rel, drop)
                 save(root / name / "Clear" / rel, clean)
                 save(root / name / "Blur" / rel, blurred)
+                note_pair(root / name / "Drop" / rel, root / name / "Clear" / rel, "train")
                 total += 1
     return total

@@ -20,7 +20,9 @@ def prefect_harness():
 
 @pytest.fixture(scope="session")
 def corpus_store(tmp_path_factory) -> tuple[Path, Path, list[str]]:
-    """(data root, store root, sample shards): the sample corpus ingested in-process, once per session.
+    """(data root, store root, sample shards): the sample corpus ingested in-process, once per session,
+    without its planted defects: tests here check the stages on genuine pairs (the defects have theirs:
+    tests/test_corpus_defects.py and tests/distill/test_known_answers.py).
 
     Shared by every test that reads it: copy the store before writing into it.
     """
@@ -29,6 +31,6 @@ def corpus_store(tmp_path_factory) -> tuple[Path, Path, list[str]]:
     from tasks.dag import ingest_into_store
 
     root = tmp_path_factory.mktemp("corpus")
-    generate_corpus(root / "data", seed=0, scale=1)
+    generate_corpus(root / "data", seed=0, scale=1, defects=False)
     shards = ingest_into_store(root / "data", Store(root / "store"), shard_size=64)
     return root / "data", root / "store", shards

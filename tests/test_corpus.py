@@ -88,8 +88,9 @@ def spa_lines(root: Path) -> list[str]:
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, int]]:
+    """The corpus without its planted defects: the layouts and the rain as the writers make them."""
     root = tmp_path_factory.mktemp("corpus")
-    return root, generate_corpus(root, seed=0, scale=1)
+    return root, generate_corpus(root, seed=0, scale=1, defects=False)
 
 
 def test_all_ten_datasets_are_written(corpus: tuple[Path, dict[str, int]]) -> None:
@@ -97,7 +98,7 @@ def test_all_ten_datasets_are_written(corpus: tuple[Path, dict[str, int]]) -> No
     expected = {"Rain100L", "Rain200H", "DDN-Data", "DID-Data", "Rain800", "SPA-Data", "RainDrop",
                 "GTAV-NightRain", "Real3000", "RaindropClarity"}
     assert set(DATASETS) == set(counts) == expected
-    assert {p.name for p in root.iterdir()} == expected
+    assert {p.name for p in root.iterdir()} == expected | {"defects.csv"}
     assert 150 <= sum(counts.values()) <= 250
 
 
@@ -233,15 +234,16 @@ def test_real3000_is_unpaired_and_straddles_the_test_range(corpus: tuple[Path, d
 def test_same_seed_same_bytes_via_cli(corpus: tuple[Path, dict[str, int]], tmp_path: Path) -> None:
     root, counts = corpus
     out = tmp_path / "again"
-    done = subprocess.run([sys.executable, "-m", "corpus", "--out", str(out), "--seed", "0"], cwd=REPO,
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run([sys.executable, "-m", "corpus", "--out", str(out), "--seed", "0", "--no-defects"],
+                          cwd=REPO, capture_output=True, text=True, check=True)
+    assert "no planted defects" in done.stdout
     assert re.search(rf"^total\s+{sum(counts.values())}$", done.stdout, re.MULTILINE)
     assert file_digests(out) == file_digests(root)
 
 
 def test_other_seed_other_images(corpus: tuple[Path, dict[str, int]], tmp_path: Path) -> None:
     root, counts = corpus
-    assert generate_corpus(tmp_path, seed=1) == counts
+    assert generate_corpus(tmp_path, seed=1, defects=False) == counts
     first, second = file_digests(root), file_digests(tmp_path)
     assert first.keys() == second.keys()
     assert sum(first[k] != second[k] for k in first) > 0.95 * len(first)

@@ -144,5 +144,7 @@ def test_distill_deployment_runs_on_a_worker_and_fills_the_store(local_server, c
 
     documented = documented_queries()
     assert any("from votes" in sql for sql in documented) and any("manifest" in sql for sql in documented)
+    assert any("defects.csv" in sql for sql in documented)   # the corpus's known answers, next to it
     for sql in documented:   # what `make demo` and the README print must run on a store the flow built
+        sql = sql.replace("$(DEMO_DIR)/data", str(data)).replace(".demo/data", str(data))
         assert shell_rows(store / "rainrag.duckdb", sql), sql

@@ -88,12 +88,14 @@ def test_manifest_keeps_majority_pairs_splits_by_background_and_trains(retrieved
     assert {TRAINING_SUBSETS[p.label] for p in pairs} <= set(SUBSETS) and all((data / p.rainy).is_file() for p in pairs)
 
     assert plan(store, build("manifest", store, data, offline_profile, min_yes=2, test_per_subset=100), [GLOBAL_SHARD])[0] == []   # unchanged inputs: skipped
-    stricter = build("manifest", store, data, offline_profile, min_yes=3, test_per_subset=100)
-    assert len(plan(store, stricter, [GLOBAL_SHARD])[0]) == 1
-    run_inline(store, stricter, [GLOBAL_SHARD])
-    unanimous = {m["sample_id"] for m in store.read_shard("manifest", GLOBAL_SHARD).to_pylist()}
-    assert unanimous < expected and all(count_votes(votes[s]).yes == 3 for s in unanimous)
-    assert pq.read_table(publish_manifest(store).path).num_rows == len(unanimous)
+    # the offline judges share their checks two by two, so a pair has 3, 1 or 0 yes votes: min_yes 1 is
+    # the setting that changes what is kept
+    lenient = build("manifest", store, data, offline_profile, min_yes=1, test_per_subset=100)
+    assert len(plan(store, lenient, [GLOBAL_SHARD])[0]) == 1
+    run_inline(store, lenient, [GLOBAL_SHARD])
+    any_yes = {m["sample_id"] for m in store.read_shard("manifest", GLOBAL_SHARD).to_pylist()}
+    assert any_yes > expected and all(count_votes(votes[s]).yes >= 1 for s in any_yes)
+    assert pq.read_table(publish_manifest(store).path).num_rows == len(any_yes)
 
 
 def test_every_candidate_has_one_decision_with_its_reason(retrieved_copy, offline_profile):

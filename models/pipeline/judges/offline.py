@@ -1,33 +1,32 @@
-"""The `offline` judges: three independent, weight-free judges that measure what a VLM judge is asked.
+"""The `offline` judges: three weight-free judges that measure what a VLM judge is asked.
 
-Each looks at one way a training pair can be bad, so their majority means something on the demo:
+A pair can be bad in three ways, and each has a check (its thresholds are the role's options):
 
-  rain_layer_judge   the rain layer (rainy - clean) must be rain: present, brighter than the scene it
-                     covers rather than a different scene, and of a strength seen in the real rainy
-                     references. A reference has no clean image, so its rain layer is estimated as what
-                     a grey opening removes: the bright structures thinner than the opening.
-  background_judge   the two backgrounds must be the same, aligned scene: once blurred past the rain, the
-                     rainy and clean images correlate strongly, at zero offset (phase correlation).
-  clean_image_judge  the ground truth itself must be clean: sharp (Crete et al.'s re-blur measure,
-                     SPIE 2007) and without sensor noise (Immerkaer's estimate, CVIU 1996).
+  check_rain    the rain layer (rainy - clean) must be rain: present, mostly brightening, made of thin
+                structures (a grey top-hat keeps most of it: not a veil or an exposure change), not
+                sensor noise the clean image lacks, and of a strength within an order of magnitude of
+                the real rainy references'. A reference has no clean image, so its rain is estimated
+                as what a grey opening removes: the bright structures thinner than the opening.
+  check_scene   the two backgrounds must be the same, aligned scene: once blurred past the rain, the
+                rainy and clean images correlate, and neither the whole image nor any of its 3 x 3
+                tiles is offset (phase correlation); a rotation offsets the tiles apart.
+  check_clean   the ground truth itself must be clean: no blurrier than the rainy image (Crete et al.'s
+                re-blur measure, SPIE 2007), without sensor noise (Immerkaer's estimate, CVIU 1996), and
+                without rain of its own (thin bright structures the rainy image does not have).
 
+Each judge applies two of them, in order, the first "no" deciding:
+
+  rain_layer_judge   check_rain, then check_scene
+  background_judge   check_scene, then check_clean
+  clean_image_judge  check_clean, then check_rain
+
+so every way a pair can be bad is seen by two of the three judges, and the majority (min_yes 2)
+rejects it; with one check per judge, a defect only one judge sees would be kept by the other two.
 Each verdict's `raw` holds the reason, the measured values and the thresholds they were held to, as
 JSON, so a vote can be read and re-decided later. A judge with nothing to measure (no clean image)
-abstains. Thresholds are options (fingerprinted through the profile). Their defaults sit near the 5th
-or 95th percentile of the 158 genuine pairs of the sample corpus (`python -m corpus --out DIR`, seed
-0, references drawn from its real rainy images), so each judge turns down the worst few percent of a
-corpus on its own measure. On that corpus (seed 0):
-
-  pairs                          rain_layer no   background no   clean_image no   kept (>= 2 of 3)
-  genuine                          28 / 158         6 / 158         17 / 158         150 / 158
-  clean image = rainy image       158               0               26               132
-  clean image of another scene     82             155               26                63
-  clean image shifted by 1/16      53             158               20                94
-  clean image blurred (sigma 2)    27               7              157               125
-  clean image + noise (sigma 12)   27               7              158               125
-
-Each defect is caught by the judge that targets it; the majority alone cannot reject a defect only one
-judge sees, which is why the three measure different things.
+abstains. The defaults were set on the training pairs of the sample corpus with its planted defects
+(corpus.defects, seed 0) and checked on seeds 1 and 2: `python -m benchmarks.judge_accuracy` reports
+the confusion of each judge and of the ensemble, and the README's Benchmarks table their results.
 """
 from __future__ import annotations
 
@@ -116,29 +115,40 @@ class RainLayerOptions(BaseModel):
 
     opening_px: int = Field(5, ge=3)                # bright structures thinner than this count as rain
     min_rain: float = Field(0.005, ge=0)            # mean |rainy - clean| below this: no rain in the pair
-    min_brighter: float = Field(0.55, ge=0, le=1)   # share of the layer's energy that brightens the scene
-    max_ratio: float = Field(3.0, gt=1)             # query's rain vs the references' median, either way
+    min_brighter: float = Field(0.45, ge=0, le=1)   # share of the layer's energy that brightens the scene
+    min_thin: float = Field(0.2, ge=0, le=1)        # share of the brightening made of thin structures
+    max_added_noise: float = Field(4.0, ge=0)       # noise the rainy image has over the clean one, 0-255 levels
+    max_ratio: float = Field(10.0, gt=1)            # query's rain vs the references' median, either way
 
 
 class BackgroundOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     blur_sigma: float = Field(3.0, gt=0)               # px at WORK_SIDE: blurs rain away, keeps the scene
-    min_correlation: float = Field(0.9, ge=-1, le=1)   # of the blurred luminances; genuine pairs: median 0.99
-    max_offset_px: int = Field(2, ge=0)                # phase-correlation offset at WORK_SIDE
+    min_correlation: float = Field(0.65, ge=-1, le=1)  # of the blurred luminances; genuine: median 0.99 (0.69 min)
+    max_offset_px: int = Field(2, ge=0)                # phase-correlation offset at WORK_SIDE, whole image
+    max_tile_offset_px: int = Field(2, ge=0)           # ... and of each of 3 x 3 tiles: a rotation moves them apart
+    min_tile_contrast: float = Field(0.03, ge=0)       # a flatter tile has no phase to correlate: not measured
 
 
 class CleanImageOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    max_blur: float = Field(0.4, ge=0, le=1)   # Crete blur of the clean image; genuine: median 0.28
-    max_noise: float = Field(5.0, ge=0)        # Immerkaer sigma over flat pixels, 0-255 levels; genuine: median 1.6
+    max_blur_gain: float = Field(0.13, ge=0, le=1)  # Crete blur of the clean image over the rainy one's
+    max_noise: float = Field(6.0, ge=0)             # Immerkaer sigma over flat pixels, 0-255 levels; genuine: 1.3
+    # thin bright structures of the clean image missing from the rainy one, over those of the rainy
+    # image missing from the clean one: streaks only brighten (genuine streak pairs: <= 0.14), drops
+    # refract and darken as well (genuine drop pairs: up to 1.1)
+    max_clean_rain: float = Field(1.5, ge=0)             # a pair whose rain type is drops, mixed or unknown
+    max_clean_rain_streaks: float = Field(0.2, ge=0)     # a pair its dataset labels as streaks
 
 
 def _verdict(answer: str, measured: dict[str, Any], thresholds: BaseModel, started: float) -> Verdict:
     measured = dict(measured)
     reason = measured.pop("reason")
-    raw = json.dumps({"reason": reason, "measured": measured, "thresholds": thresholds.model_dump()}, sort_keys=True)
+    # the reason first: the decisions table and the demo show the first characters of `raw`
+    raw = json.dumps({"reason": reason, "measured": dict(sorted(measured.items())),
+                      "thresholds": dict(sorted(thresholds.model_dump().items()))})
     return Verdict(answer=answer, raw=raw, latency_s=time.perf_counter() - started)
 
 
@@ -146,37 +156,58 @@ def _round(values: dict[str, float]) -> dict[str, float]:
     return {key: round(float(value), 5) for key, value in values.items()}
 
 
-def judge_rain_layer(case: JudgeCase, o: RainLayerOptions) -> tuple[str, dict[str, Any]]:
-    if case.clean is None:
-        return "abstain", {"reason": "no clean image: the pair has no rain layer to measure"}
+def rain_layer(rainy: np.ndarray, clean: np.ndarray) -> np.ndarray:
+    """rainy - clean luminance at the working size, (H, W) in [-1, 1]."""
+    y = luma(rainy)
+    return y - luma(clean, y.shape)
+
+
+def check_rain(case: JudgeCase, o: RainLayerOptions) -> tuple[str, dict[str, Any]]:
+    """The rain layer must be rain: present, mostly brightening, made of thin structures (not a veil),
+    not sensor noise, and of a strength seen in the real rainy references."""
     rainy = luma(case.rainy)
-    clean = luma(case.clean, rainy.shape)
-    layer = rainy - clean                                          # (H, W), in [-1, 1]
+    layer = rain_layer(case.rainy, case.clean)                     # (H, W)
+    bright = np.clip(layer, 0, None)
     strength = float(np.abs(layer).mean())
-    brighter = float(np.clip(layer, 0, None).sum() / max(np.abs(layer).sum(), 1e-9))
+    brighter = float(bright.sum() / max(np.abs(layer).sum(), 1e-9))
+    thin = float(opened_residual(bright, o.opening_px).sum() / max(bright.sum(), 1e-9))
+    full_rainy, full_clean = (luma(image, size=np.asarray(image).shape[:2]) for image in (case.rainy, case.clean))
+    added_noise = immerkaer_noise(full_rainy) - immerkaer_noise(full_clean)
     # References have no clean image, so their rain is what the opening removes; the query's is
-    # measured by the same estimator on its rainy image, so that like is compared with like. (Its
-    # top-hat minus the clean image's is no better: rain veils the scene's own thin bright details.)
+    # measured by the same estimator on its rainy image, so that like is compared with like.
     query_rain = float(opened_residual(rainy, o.opening_px).mean())
     ref_rain = [float(opened_residual(luma(ref), o.opening_px).mean()) for ref in case.references]
-    measured: dict[str, Any] = _round({"strength": strength, "brighter": brighter, "query_rain": query_rain})
+    measured: dict[str, Any] = _round({"strength": strength, "brighter": brighter, "thin": thin,
+                                       "added_noise": added_noise, "query_rain": query_rain})
     if strength < o.min_rain:
         return "no", {**measured, "reason": "no rain: rainy and clean images are almost equal"}
     if brighter < o.min_brighter:
         return "no", {**measured, "reason": "the difference darkens as much as it brightens: not a rain layer"}
+    if added_noise > o.max_added_noise:
+        return "no", {**measured, "reason": "the difference is sensor noise, not rain"}
+    if thin < o.min_thin:
+        return "no", {**measured, "reason": "the difference is a veil or a change of exposure, not thin rain"}
     if not ref_rain:
-        return "yes", {**measured, "reason": "rain present; no references to compare its strength with"}
+        return "yes", {**measured, "reason": "rain present, brightening, thin; no references to compare it with"}
     reference = float(np.median(ref_rain))
     ratio = max(query_rain, 1e-6) / max(reference, 1e-6)
     measured.update(_round({"reference_rain": reference, "ratio": ratio}))
     if not 1 / o.max_ratio <= ratio <= o.max_ratio:
         return "no", {**measured, "reason": "rain strength unlike the real rainy references"}
-    return "yes", {**measured, "reason": "rain present, brightening, as strong as the references"}
+    return "yes", {**measured, "reason": "rain present, brightening, thin, as strong as the references"}
 
 
-def judge_background(case: JudgeCase, o: BackgroundOptions) -> tuple[str, dict[str, Any]]:
-    if case.clean is None:
-        return "abstain", {"reason": "no clean image: no pair to align"}
+def tile_offsets(rainy: np.ndarray, clean: np.ndarray, contrast: float, n: int = 3) -> list[int]:
+    """The largest phase-correlation offset (px, either axis) of each of n x n tiles of two (H, W) images,
+    leaving out tiles whose clean side is flatter than `contrast` (standard deviation)."""
+    h, w = rainy.shape[0] // n, rainy.shape[1] // n
+    tiles = [(rainy[y:y + h, x:x + w], clean[y:y + h, x:x + w]) for y in range(0, n * h, h) for x in range(0, n * w, w)]
+    return [max(map(abs, phase_offset(a, b))) for a, b in tiles if b.std() >= contrast]
+
+
+def check_scene(case: JudgeCase, o: BackgroundOptions) -> tuple[str, dict[str, Any]]:
+    """The two backgrounds must be the same scene, aligned everywhere: once blurred past the rain they
+    correlate strongly, and neither the whole image nor any of its 3 x 3 tiles is offset."""
     rainy = luma(case.rainy)
     clean = luma(case.clean, rainy.shape)
     low_rainy = ndimage.gaussian_filter(rainy, o.blur_sigma)
@@ -184,42 +215,71 @@ def judge_background(case: JudgeCase, o: BackgroundOptions) -> tuple[str, dict[s
     correlation = float(np.corrcoef(low_rainy.ravel(), low_clean.ravel())[0, 1]) \
         if low_rainy.std() > 1e-6 and low_clean.std() > 1e-6 else 0.0
     dy, dx = phase_offset(low_rainy, low_clean)
-    measured: dict[str, Any] = {"correlation": round(correlation, 5), "offset_px": [dy, dx]}
+    tiles = tile_offsets(low_rainy, low_clean, o.min_tile_contrast)
+    measured: dict[str, Any] = {"correlation": round(correlation, 5), "offset_px": [dy, dx], "tile_offset_px": tiles}
     if correlation < o.min_correlation:
         return "no", {**measured, "reason": "backgrounds disagree: another scene or another exposure"}
     if max(abs(dy), abs(dx)) > o.max_offset_px:
         return "no", {**measured, "reason": "backgrounds are shifted against each other"}
+    if max(tiles, default=0) > o.max_tile_offset_px:
+        return "no", {**measured, "reason": "parts of the backgrounds are displaced: rotated or warped"}
     return "yes", {**measured, "reason": "same scene, aligned"}
 
 
-def judge_clean_image(case: JudgeCase, o: CleanImageOptions) -> tuple[str, dict[str, Any]]:
-    if case.clean is None:
-        return "abstain", {"reason": "no clean image to assess"}
+def check_clean(case: JudgeCase, o: CleanImageOptions) -> tuple[str, dict[str, Any]]:
+    """The ground truth itself must be clean: not blurrier than the rainy image (night scenes are soft in
+    both), without sensor noise, and without rain of its own (thin bright structures where the rainy
+    image has none)."""
     clean = luma(case.clean, size=np.asarray(case.clean).shape[:2])   # full size: blur and noise are per pixel
-    measured: dict[str, Any] = _round({"blur": crete_blur(clean), "noise": immerkaer_noise(clean)})
-    if measured["blur"] > o.max_blur:
+    rainy = luma(case.rainy, size=np.asarray(case.rainy).shape[:2])
+    layer = rain_layer(case.rainy, case.clean)
+    rain_in_rainy = float(opened_residual(np.clip(layer, 0, None), 5).mean())
+    rain_in_clean = float(opened_residual(np.clip(-layer, 0, None), 5).mean())
+    limit = o.max_clean_rain_streaks if case.context.get("rain_type") == "streak" else o.max_clean_rain
+    measured: dict[str, Any] = _round({"blur_gain": crete_blur(clean) - crete_blur(rainy),
+                                       "noise": immerkaer_noise(clean),
+                                       "clean_rain": rain_in_clean / max(rain_in_rainy, 1e-6)})
+    if measured["blur_gain"] > o.max_blur_gain:
         return "no", {**measured, "reason": "the clean image is blurred"}
     if measured["noise"] > o.max_noise:
         return "no", {**measured, "reason": "the clean image is noisy"}
-    return "yes", {**measured, "reason": "the clean image is sharp and noise-free"}
+    if measured["clean_rain"] > limit:
+        return "no", {**measured, "reason": "the clean image has rain of its own"}
+    return "yes", {**measured, "reason": "the clean image is sharp, noise-free and dry"}
+
+
+Check = Callable[[JudgeCase, Any], tuple[str, dict[str, Any]]]
 
 
 class MeasuredJudge:
-    """One offline judge: a measure-and-decide function applied case by case. Not prompted, so its
-    prompt version and hash are empty; its thresholds live in the role's options instead."""
+    """One offline judge: its checks applied in order to each case, the first "no" deciding. Not prompted,
+    so its prompt version and hash are empty; its thresholds live in the role's options instead."""
 
     prompt_version = ""
     prompt_hash = ""
 
-    def __init__(self, decide: Callable[[JudgeCase, Any], tuple[str, dict[str, Any]]], options: BaseModel):
-        self.decide, self.options = decide, options
+    def __init__(self, checks: Sequence[Check], options: BaseModel):
+        self.checks, self.options = tuple(checks), options
+
+    def decide(self, case: JudgeCase) -> tuple[str, dict[str, Any]]:
+        if case.clean is None:
+            return "abstain", {"reason": "no clean image: nothing to compare the rainy image with"}
+        measured: dict[str, Any] = {}
+        reasons = []
+        for check in self.checks:
+            answer, found = check(case, self.options)
+            reasons.append(found.pop("reason"))
+            measured.update(found)
+            if answer == "no":
+                return "no", {**measured, "reason": reasons[-1]}
+        return "yes", {**measured, "reason": "; ".join(reasons)}
 
     def judge(self, cases: Sequence[JudgeCase]) -> list[Verdict]:
         verdicts = []
         for case in cases:
             started = time.perf_counter()
             try:
-                answer, measured = self.decide(case, self.options)
+                answer, measured = self.decide(case)
             except Exception as error:   # one unreadable case must not lose the others' votes
                 verdicts.append(Verdict("error", "", time.perf_counter() - started, f"{type(error).__name__}: {error}"))
                 continue
@@ -227,13 +287,25 @@ class MeasuredJudge:
         return verdicts
 
 
+class RainAndSceneOptions(RainLayerOptions, BackgroundOptions):
+    pass
+
+
+class SceneAndCleanOptions(BackgroundOptions, CleanImageOptions):
+    pass
+
+
+class CleanAndRainOptions(CleanImageOptions, RainLayerOptions):
+    pass
+
+
 def rain_layer_judge(spec: ModelSpec, profile: Profile) -> MeasuredJudge:
-    return MeasuredJudge(judge_rain_layer, parse_options(spec, RainLayerOptions))
+    return MeasuredJudge((check_rain, check_scene), parse_options(spec, RainAndSceneOptions))
 
 
 def background_judge(spec: ModelSpec, profile: Profile) -> MeasuredJudge:
-    return MeasuredJudge(judge_background, parse_options(spec, BackgroundOptions))
+    return MeasuredJudge((check_scene, check_clean), parse_options(spec, SceneAndCleanOptions))
 
 
 def clean_image_judge(spec: ModelSpec, profile: Profile) -> MeasuredJudge:
-    return MeasuredJudge(judge_clean_image, parse_options(spec, CleanImageOptions))
+    return MeasuredJudge((check_clean, check_rain), parse_options(spec, CleanAndRainOptions))

@@ -45,7 +45,7 @@ def corpus_pairs(data_root: Path) -> list[tuple[str, np.ndarray, list[np.ndarray
 def fit_on_sample_corpus(out_dir: Path, settings: NiqeSettings, seed: int = FIT_SEED, scale: int = FIT_SCALE) -> None:
     """Generate the sample corpus in a scratch folder and fit on its clean ground truth."""
     with tempfile.TemporaryDirectory(prefix="niqe-corpus-") as scratch:
-        generate_corpus(Path(scratch), seed=seed, scale=scale)
+        generate_corpus(Path(scratch), seed=seed, scale=scale, defects=False)   # genuine ground truth only
         clean = [image for _, image, _ in corpus_pairs(Path(scratch))]
     fit_niqe(clean, out_dir, settings, source=f"sample corpus clean ground truth (seed={seed}, scale={scale})")
 
