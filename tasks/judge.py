@@ -33,7 +33,7 @@ from storage.stage import Repair, handle_field, speed_field
 from tasks.image_batches import decoded_chunks
 
 STAGE = "judge"
-VERSION = "3"   # 2: public test split samples are not judged unless asked for; 3: nor duplicates
+VERSION = "3"   # 2: public test samples not judged unless asked for; 3: nor duplicates, two checks per offline judge
 CONTEXT_FIELDS = ("sample_id", "dataset", "time_of_day", "rain_type", "is_real")
 
 

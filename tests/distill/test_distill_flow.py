@@ -95,6 +95,10 @@ def test_flow_builds_every_table_and_a_rerun_computes_nothing(corpus_store, offl
     summaries = {"ingest-counts", "retrieval-contact-sheets", "dataset-card", "manifest-summary", "distill-stages",
                  "distill-pool"}   # (ingest-rejects only when there are rejects)
     assert len(runs) == 2 and [summaries - {a.key for a in run} for run in artifacts] == [set(), set()]
+    # the first run released RainRAG 1.0 and says what it holds; the rerun released nothing
+    [diff] = [a for a in artifacts[0] if a.key == "manifest-diff"]
+    assert diff.data.startswith("# RainRAG (nothing) → 1.0") and "pairs added, 0 removed" in diff.data
+    assert not [a for a in artifacts[1] if a.key == "manifest-diff"]
     # the UI shows the pictures themselves, not paths it cannot open
     shown = {a.key: a.data for a in artifacts[0] if a.key in ("retrieval-contact-sheets", "dataset-card")}
     assert shown["retrieval-contact-sheets"].count("](data:image/") == 4 and shown["dataset-card"].count("](data:image/") == 2

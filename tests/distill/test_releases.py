@@ -16,6 +16,7 @@ from storage.catalog import query, refresh_catalog
 from tasks.curation.releases import SplitRuleBroken, Version, diff_versions, read_release, versions
 from tasks.curation.split import split_pairs
 from tests.distill.stages import distil
+from tests.prefect_reads import latest_runs, run_artifacts
 
 
 def rows(store, name: str) -> dict[str, dict]:
@@ -90,6 +91,23 @@ def test_released_splits_stay_when_datasets_are_added_and_thresholds_change(dist
     with pytest.raises(SystemExit) as exited:
         release_main(["diff", "--store", str(store.root), "1.0", "9.9"])
     assert exited.value.code == 2 and "no RainRAG release 9.9" in capsys.readouterr().err
+
+
+def test_the_diff_command_prints_the_diff_and_attaches_it_to_its_flow_run(distilled_copy, offline_profile,
+                                                                            prefect_harness, capsys):
+    data, store = distilled_copy
+    assert distil(data, store, offline_profile, min_yes=1).version.name == "1.1"
+    release_main(["diff", "--store", str(store.root)])          # the latest against the one before it
+    printed = capsys.readouterr().out
+    expected = diff_versions(store, Version(1, 0), Version(1, 1))
+    assert printed.strip() == expected.markdown().strip() and expected.added.num_rows > 0
+    assert f"{expected.added.num_rows} pairs added, 0 removed, 0 changed" in printed
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        [run] = [r for r in latest_runs(client, "release-diff") if r.parameters.get("store") == str(store.root)]
+        [artifact] = [a for a in run_artifacts(client, run.id) if a.key == "manifest-diff"]
+    assert artifact.data == expected.markdown()
 
 
 def test_a_version_that_would_move_released_pairs_fails_unless_a_new_major_is_asked(distilled_copy, offline_profile):
