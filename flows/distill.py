@@ -32,10 +32,10 @@ from storage.store import Store, StoreBusy
 from tasks.audit import dataset_card
 from tasks.auditing.card import card_with_embedded_plots
 from tasks.command_line import add_model_arguments, model_from_arguments, takes_model_fields
+from tasks.curation.releases import SplitRuleBroken, diff_versions
 from tasks.dag import DISTILL, describe
 from tasks.distill_config import DistillConfig, IngestConfig
 from tasks.engine import LOCAL, ClusterUnreachable
-from tasks.curation.releases import SplitRuleBroken, diff_versions
 from tasks.manifest import manifest_rows, publish_manifest, why_no_pair
 from tasks.retrieval.pool import why_no_pool
 from tasks.retrieve import retrieval_sheets

@@ -7,8 +7,8 @@ weighs its scene twice in training and, when one copy is a public test image, le
 Two pairs are in one group when they are
 
 - exact copies: the same rainy and clean file content (storage.schemas.SAMPLES' BLAKE2b hashes); or
-- near copies: their rain signatures (tasks.curation.evidence: the rain layer on a 16 x 16 grid)
-  correlate at least `min_correlation`, and their rainy images' and their clean images' perceptual
+- near copies: their rain signatures (tasks.curation.evidence: the rain layer on a 16 x 16 grid, less
+  what the scene explains) correlate at least `min_correlation`, and their rainy images' and their clean images' perceptual
   hashes are at most `max_phash_distance` bits apart. Candidates come from a FAISS index of the
   signatures (tasks.retrieval.index: exact up to 200,000 pairs, IVF above), `neighbours` per pair.
   The hashes alone are not enough: the many renderings of one background (DDN-Data's 14 per clean
@@ -94,9 +94,9 @@ def pairs_of(parts: Parts) -> list[dict]:
     con = duckdb.connect()
     try:
         for table, files in parts.files.items():
-            listed = ", ".join("'" + p.as_posix().replace("'", "''") + "'" for p in files) or "''"
             if not files:
                 return []
+            listed = ", ".join("'" + p.as_posix().replace("'", "''") + "'" for p in files)
             con.execute(f"create view {table} as select * from read_parquet([{listed}], union_by_name = true, "
                         "filename = true)")
         cursor = con.execute(PAIRS_SQL)
@@ -158,7 +158,7 @@ def group_rows(pairs: list[dict], links: list[tuple[int, int, float]], released:
     """One `duplicates` row per member of a group that does not stay."""
     if not links:
         return []
-    i, j, score = (np.asarray(column) for column in zip(*links))
+    i, j, _ = (np.asarray(column) for column in zip(*links))
     graph = coo_matrix((np.ones(len(i)), (i, j)), shape=(len(pairs), len(pairs)))
     _, component = connected_components(graph, directed=False)
     best = {}
