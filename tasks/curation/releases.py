@@ -99,10 +99,11 @@ def released_ids(store: Store, major: int) -> set[str]:
     return {sid for table in history(store, major) for sid in table["sample_id"].to_pylist()}
 
 
-def released_splits(store: Store, major: int) -> dict[str, str]:
-    """sample_id -> the split it was released in (test wins, should a history ever hold both)."""
+def released_splits(store: Store, major: int, tables: list[pa.Table] | None = None) -> dict[str, str]:
+    """sample_id -> the split it was released in (test wins, should a history ever hold both); `tables`:
+    the history of `major`, when already read."""
     splits: dict[str, str] = {}
-    for table in history(store, major):
+    for table in history(store, major) if tables is None else tables:
         for sid, split in zip(table["sample_id"].to_pylist(), table["split"].to_pylist()):
             if splits.get(sid) != "test":
                 splits[sid] = split
@@ -114,8 +115,9 @@ def pins(kept: list[dict], store: Store, major: int) -> dict[str, str]:
     released pairs, under their current clean image, and the released backgrounds themselves. A
     background pinned both ways goes to test (no test image in training); check_rules reports it."""
     pinned: dict[str, str] = {}
-    splits = released_splits(store, major)
-    for table in history(store, major):
+    tables = history(store, major)
+    splits = released_splits(store, major, tables)
+    for table in tables:
         for background, split in zip(table["clean_hash"].to_pylist(), table["split"].to_pylist()):
             pinned[background] = "test" if "test" in (split, pinned.get(background)) else split
     for row in kept:

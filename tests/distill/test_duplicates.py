@@ -9,6 +9,8 @@ import numpy as np
 import pyarrow as pa
 from PIL import Image
 
+from storage.ledger import LedgerRecord
+from storage.schemas import DUPLICATES
 from storage.stage import GLOBAL_SHARD, plan, run_inline
 from storage.store import Store
 from tasks.audit import dataset_card
@@ -138,3 +140,22 @@ def test_dedup_thresholds_are_settings_and_rerun_only_what_they_change(distilled
     # dedup ran again and found the same (no) duplicates: no judge shard has to run again
     judge = build("judge", store, data, offline_profile, **FAST_RETRIEVAL)
     assert plan(store, judge, store.current_shards("samples"))[0] == []
+
+
+def test_a_judge_shard_is_fingerprinted_by_its_own_duplicates_only(distilled_copy, offline_profile):
+    """A dedup result that marks a sample of this shard re-runs this shard's judging, and only this one's."""
+    data, store = distilled_copy
+    judge = build("judge", store, data, offline_profile, **FAST_RETRIEVAL)
+    shards = store.current_shards("samples")
+    before = {s: judge.input_fingerprint(store, s) for s in shards}
+    marked = shards[0]
+    victim = store.read_shard("samples", marked)["sample_id"][0].as_py()
+    row = {"sample_id": victim, "shard": marked, "dataset": "x", "duplicate_of": "y", "duplicate_dataset": "x",
+           "kind": "exact", "of_public_test": False, "correlation": None, "group_size": 2, "reason": "planted"}
+    path = store.write_part("duplicates", GLOBAL_SHARD, "planted", pa.Table.from_pylist([row], schema=DUPLICATES))
+    outputs = {"duplicates": path.relative_to(store.root).as_posix()}
+    store.ledger.write(LedgerRecord(stage="dedup", shard=GLOBAL_SHARD, fingerprint="planted", status="done",
+                                    started=0.0, finished=0.0, outputs=outputs))
+    after = {s: judge.input_fingerprint(store, s) for s in shards}
+    assert [s for s in shards if after[s] != before[s]] == [marked]
+    assert judge.read_input(store, marked)["duplicates"] == frozenset({victim})

@@ -156,17 +156,17 @@ def _round(values: dict[str, float]) -> dict[str, float]:
     return {key: round(float(value), 5) for key, value in values.items()}
 
 
-def rain_layer(rainy: np.ndarray, clean: np.ndarray) -> np.ndarray:
-    """rainy - clean luminance at the working size, (H, W) in [-1, 1]."""
-    y = luma(rainy)
-    return y - luma(clean, y.shape)
+def working_lumas(case: JudgeCase) -> tuple[np.ndarray, np.ndarray]:
+    """(rainy, clean) luminance at the working size, both (H, W) in [0, 1]; rainy - clean is the rain layer."""
+    rainy = luma(case.rainy)
+    return rainy, luma(case.clean, rainy.shape)
 
 
 def check_rain(case: JudgeCase, o: RainLayerOptions) -> tuple[str, dict[str, Any]]:
     """The rain layer must be rain: present, mostly brightening, made of thin structures (not a veil),
     not sensor noise, and of a strength seen in the real rainy references."""
-    rainy = luma(case.rainy)
-    layer = rain_layer(case.rainy, case.clean)                     # (H, W)
+    rainy, clean = working_lumas(case)
+    layer = rainy - clean                                          # (H, W), in [-1, 1]
     bright = np.clip(layer, 0, None)
     strength = float(np.abs(layer).mean())
     brighter = float(bright.sum() / max(np.abs(layer).sum(), 1e-9))
@@ -208,8 +208,7 @@ def tile_offsets(rainy: np.ndarray, clean: np.ndarray, contrast: float, n: int =
 def check_scene(case: JudgeCase, o: BackgroundOptions) -> tuple[str, dict[str, Any]]:
     """The two backgrounds must be the same scene, aligned everywhere: once blurred past the rain they
     correlate strongly, and neither the whole image nor any of its 3 x 3 tiles is offset."""
-    rainy = luma(case.rainy)
-    clean = luma(case.clean, rainy.shape)
+    rainy, clean = working_lumas(case)
     low_rainy = ndimage.gaussian_filter(rainy, o.blur_sigma)
     low_clean = ndimage.gaussian_filter(clean, o.blur_sigma)
     correlation = float(np.corrcoef(low_rainy.ravel(), low_clean.ravel())[0, 1]) \
@@ -232,7 +231,8 @@ def check_clean(case: JudgeCase, o: CleanImageOptions) -> tuple[str, dict[str, A
     image has none)."""
     clean = luma(case.clean, size=np.asarray(case.clean).shape[:2])   # full size: blur and noise are per pixel
     rainy = luma(case.rainy, size=np.asarray(case.rainy).shape[:2])
-    layer = rain_layer(case.rainy, case.clean)
+    small_rainy, small_clean = working_lumas(case)
+    layer = small_rainy - small_clean                                 # (H, W) at the working size
     rain_in_rainy = float(opened_residual(np.clip(layer, 0, None), 5).mean())
     rain_in_clean = float(opened_residual(np.clip(-layer, 0, None), 5).mean())
     limit = o.max_clean_rain_streaks if case.context.get("rain_type") == "streak" else o.max_clean_rain
