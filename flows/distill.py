@@ -19,6 +19,8 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
+from prefect.exceptions import FlowPauseTimeout
+from prefect.flow_runs import pause_flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import ValidationError
 
@@ -100,9 +102,11 @@ def run_dag(run: RunContext) -> tuple[list[StageReport], str | None]:
     engine = engine_of(run.settings, run.data_root)
     reports: list[StageReport] = []
     for spec in DISTILL[1:]:
-        if spec.name == "retrieve" and not len(run.pool()):
-            return reports, "the reference pool is empty: " + why_no_pool(run.store, run.shards(),
-                                                                          run.settings.pool_threshold)
+        if spec.name == "retrieve":
+            wait_for_review(run)
+            if not len(run.pool()):
+                return reports, "the reference pool is empty: " + why_no_pool(
+                    run.store, run.shards(), run.settings.pool_threshold, run.settings.review, run.review_decisions())
         stage = spec.build(run)
         while run.notes:
             logger.info(run.notes.pop(0))
@@ -114,6 +118,26 @@ def run_dag(run: RunContext) -> tuple[list[StageReport], str | None]:
         if reports[-1].failed:
             break
     return reports, None
+
+
+def wait_for_review(run: RunContext) -> None:
+    """The review gate: with review=require and no reference accepted yet, pause the flow run (for at most
+    review_wait_s) with a link to the review app; once it is resumed, the pool is read again."""
+    settings = run.settings
+    if settings.review != "require" or settings.review_wait_s == 0 or "accepted" in run.review_decisions().values():
+        return
+    logger = get_run_logger()
+    message = (f"review=require and no reference is accepted yet. Review them at {settings.review_url} "
+               f"(python -m review serve --store {run.store.root} --data-root {run.data_root}), then resume this "
+               f"flow run (the Resume button, or `prefect flow-run resume <id>`); it waits {settings.review_wait_s} s.")
+    logger.warning(message)
+    create_markdown_artifact(key="review-gate", markdown=f"[Review the references]({settings.review_url})\n\n{message}",
+                             description="the run waits for the reference review")
+    try:
+        pause_flow_run(timeout=settings.review_wait_s, poll_interval=2, key="review")
+    except FlowPauseTimeout:
+        logger.error("nobody resumed the run within %d s", settings.review_wait_s)
+    run.forget_pool()
 
 
 def attach_manifest(store: Store, new_major: bool) -> None:

@@ -55,6 +55,9 @@ def catalog_sql(store: Store, parts: dict[str, list[Path]] | None = None) -> lis
         releases_glob = _sql_literal((store.root / "releases" / "rainrag-*.parquet").as_posix())
         statements.append(f"CREATE OR REPLACE VIEW cat.releases AS SELECT * FROM read_parquet({releases_glob}, "
                           "union_by_name=true)")
+    if any((store.root / "reviews").glob("part-*.parquet")):   # storage.reviews: appended by the review app
+        reviews_glob = _sql_literal((store.root / "reviews" / "part-*.parquet").as_posix())
+        statements.append(f"CREATE OR REPLACE VIEW cat.reviews AS SELECT * FROM read_parquet({reviews_glob})")
     ledger_glob = _sql_literal((store.root / "_ledger" / "*" / "*" / "*.json").as_posix())
     if any(store.ledger.records()):
         statements.append(f"CREATE OR REPLACE VIEW cat.ledger AS SELECT * FROM read_json({ledger_glob}, "

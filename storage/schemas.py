@@ -69,8 +69,9 @@ CANDIDATES = pa.schema([
 ])
 
 # One row per sample: NR-IQA scores (higher is better) of its rainy image and of its clean image.
-# Real rainy images scoring at least the pool threshold form the reference pool; `review` holds the
-# manual selection the paper adds on top (pending until someone accepts or rejects the image).
+# Real rainy images scoring at least the pool threshold form the reference pool; the manual selection the
+# paper adds on top is the `reviews` table (storage.reviews), read when the pool is built, so a decision
+# never re-runs quality: `review` here stays pending.
 QUALITY = pa.schema([
     ("sample_id", pa.string()),
     ("dataset", pa.string()),
@@ -259,4 +260,18 @@ RESULTS = pa.schema([
     ("n", pa.int32()),                 # images scored
     ("identical", pa.int32()),         # of them, restored images equal to their ground truth (+inf PSNR)
     ("predictions", pa.string()),      # folder of the restored PNGs that were scored
+])
+
+# One row per decision a person made in the review app (review/): append-only, one atomic part per
+# decision under <store>/reviews/. The last row per (kind, study, item) is the decision in force; an
+# undo is a row too, whose `decision` is what the item goes back to (`pending` when it had none).
+REVIEWS = pa.schema([
+    ("review_id", pa.string()),
+    ("kind", pa.string()),             # reference (pool selection) | study (agreement study answer)
+    ("study", pa.string()),            # the study's name; null for reference decisions
+    ("item", pa.string()),             # the sample_id decided on
+    ("decision", pa.string()),         # reference: accepted | rejected | pending; study: keep | discard
+    ("action", pa.string()),           # decide | undo
+    ("reviewer", pa.string()),
+    ("decided_at", pa.timestamp("us", tz="UTC")),
 ])

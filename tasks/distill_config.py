@@ -60,6 +60,15 @@ class DistillConfig(IngestConfig):
                                                      "$RAINRAG_MODELS)", json_schema_extra=HANDLE_FIELD)
     pool_threshold: float = Field(POOL_THRESHOLD, description="minimum quality of a real rainy image to enter "
                                                               "the reference pool")
+    review: Literal["off", "use", "require"] = Field(
+        "use", description="the review app's reference decisions: off (ignored), use (rejected references "
+                           "leave the pool), require (only accepted references form it)")
+    review_url: str = Field("http://127.0.0.1:8765/references", description="where reviewers decide (python -m "
+                                                                           "review serve): the link a paused "
+                                                                           "run shows", json_schema_extra=HANDLE_FIELD)
+    review_wait_s: int = Field(3600, ge=0, description="with review=require and no accepted reference: how long "
+                                                        "the run waits, paused, for reviewers (0: fail at once)",
+                               json_schema_extra=HANDLE_FIELD)
     k1: int = Field(100, ge=1, description="text-level survivors per query [ours]")
     k2: int = Field(20, ge=1, description="image-level survivors per query [ours]")
     k3: int = Field(3, ge=1, description="references retrieved per query, by SSIM [ours]")

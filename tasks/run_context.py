@@ -15,6 +15,7 @@ from storage.stage import handle_field, speed_field
 from storage.store import Store
 from tasks.curation.releases import major_for
 from tasks.distill_config import DistillConfig
+from storage.reviews import reference_decisions
 from tasks.retrieval.pool import Pool, load_pool
 
 
@@ -47,12 +48,23 @@ class RunContext:
         """The RainRAG major version this run's release belongs to (tasks.curation.releases)."""
         return major_for(self.store, self.settings.new_major)
 
+    def review_decisions(self) -> dict[str, str]:
+        """The reference decisions in force (storage.reviews), or none with review=off."""
+        return {} if self.settings.review == "off" else reference_decisions(self.store)
+
     def pool(self) -> Pool:
-        """The reference pool as quality and embeddings now are (read once per run)."""
+        """The reference pool as quality, embeddings and the review now are (read once per run; `forget_pool`
+        reads it again)."""
         if self._pool is None:
-            self._pool = load_pool(self.store, self.shards())
-            self.notes.append(f"reference pool: {len(self._pool)} real rainy images")
+            decisions = self.review_decisions()
+            self._pool = load_pool(self.store, self.shards(), self.settings.review, decisions)
+            self.notes.append(f"reference pool: {len(self._pool)} real rainy images (review={self.settings.review}, "
+                              f"{sum(d == 'accepted' for d in decisions.values())} accepted, "
+                              f"{sum(d == 'rejected' for d in decisions.values())} rejected in review)")
         return self._pool
+
+    def forget_pool(self) -> None:
+        self._pool = None
 
 
 @dataclass(frozen=True)

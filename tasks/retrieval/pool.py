@@ -1,5 +1,11 @@
-"""The reference pool: real rainy images that passed the quality threshold and were not rejected in
-review, with the vectors retrieval searches and what the exclusion rule needs.
+"""The reference pool: real rainy images that passed the quality threshold and, as the run's `review`
+setting says, the manual selection of the review app, with the vectors retrieval searches and what the
+exclusion rule needs.
+
+Review modes (decisions: storage.reviews, made in the review app):
+- off: every image above the threshold; decisions are not read;
+- use: those, less the ones rejected in review;
+- require: only the ones accepted in review.
 
 Only the pool's rows are read: `quality` (small columns) says which shards hold pool members, and
 only those shards' `embeddings` and `samples` rows are loaded, so the pool of a 2.4 M-sample store
@@ -44,22 +50,36 @@ def vectors(column: pa.ChunkedArray) -> np.ndarray:
     return flat.flatten().to_numpy(zero_copy_only=False).astype(np.float32).reshape(-1, width)  # (N, D)
 
 
-def _members(store: Store, shard: str) -> pa.Array | None:
+REVIEW_MODES = ("off", "use", "require")
+
+
+def _members(store: Store, shard: str, review: str, decisions: dict[str, str]) -> pa.Array | None:
     part = store.current_part("quality", shard)
     if part is None:
         return None
-    quality = pq.read_table(part, columns=["sample_id", "in_pool", "review", "status"])
-    keep = pc.and_(pc.and_(quality["in_pool"], pc.equal(quality["status"], "ok")),
-                   pc.invert(pc.fill_null(pc.equal(quality["review"], "rejected"), False)))
+    quality = pq.read_table(part, columns=["sample_id", "in_pool", "status"])
+    keep = pc.and_(pc.fill_null(quality["in_pool"], False), pc.equal(quality["status"], "ok"))
+    if review == "use":
+        keep = pc.and_(keep, pc.invert(pc.is_in(quality["sample_id"], _with(decisions, "rejected"))))
+    elif review == "require":
+        keep = pc.and_(keep, pc.is_in(quality["sample_id"], _with(decisions, "accepted")))
     ids = quality.filter(keep)["sample_id"]
     return ids.combine_chunks() if len(ids) else None
 
 
-def load_pool(store: Store, shards: list[str]) -> Pool:
-    """Every pool member with ok vectors, sorted by sample_id so the pool's order is stable."""
+def _with(decisions: dict[str, str], decision: str) -> pa.Array:
+    return pa.array([item for item, d in decisions.items() if d == decision], pa.string())
+
+
+def load_pool(store: Store, shards: list[str], review: str = "off",
+              decisions: dict[str, str] | None = None) -> Pool:
+    """Every pool member with ok vectors, sorted by sample_id so the pool's order is stable.
+    `decisions`: sample_id -> accepted | rejected, read by `review` use and require."""
+    if review not in REVIEW_MODES:
+        raise ValueError(f"review must be one of {', '.join(REVIEW_MODES)}, not {review!r}")
     rows, text, image = [], [], []
     for shard in shards:
-        ids = _members(store, shard)
+        ids = _members(store, shard, review, decisions or {})
         if ids is None or store.current_part("embeddings", shard) is None:
             continue
         embeddings = store.read_shard("embeddings", shard)
@@ -79,12 +99,13 @@ def load_pool(store: Store, shards: list[str]) -> Pool:
     return Pool(members, text_all, image_all, digest)
 
 
-def why_no_pool(store: Store, shards: list[str], threshold: float) -> str:
+def why_no_pool(store: Store, shards: list[str], threshold: float, review: str = "off",
+                decisions: dict[str, str] | None = None) -> str:
     """Why no image is in the pool, from the quality rows: what a run with an empty pool fails with."""
     parts = [p for p in (store.current_part("quality", s) for s in shards) if p is not None]
     if not parts:
         return f"no quality rows in {store.root}: the quality stage has not run"
-    quality = pa.concat_tables(pq.read_table(p, columns=["is_real", "rainy_quality", "in_pool", "review", "status"])
+    quality = pa.concat_tables(pq.read_table(p, columns=["sample_id", "is_real", "rainy_quality", "in_pool", "status"])
                                for p in parts)
     real = quality.filter(pc.fill_null(quality["is_real"], False))
     scored = real.filter(pc.equal(real["status"], "ok"))
@@ -99,6 +120,10 @@ def why_no_pool(store: Store, shards: list[str], threshold: float) -> str:
         best = pc.max(scored["rainy_quality"]).as_py()
         return (f"the pool threshold {threshold} removed all {scored.num_rows} real rainy images (best score "
                 f"{best:.2f}); lower --pool-threshold")
-    if pc.all(pc.equal(passed["review"], "rejected")).as_py():
+    verdicts = [(decisions or {}).get(i) for i in passed["sample_id"].to_pylist()]
+    if review == "require" and "accepted" not in verdicts:
+        return (f"review=require and none of the {passed.num_rows} real rainy images above the threshold is "
+                "accepted in review: accept references in the review app (python -m review serve)")
+    if review == "use" and all(v == "rejected" for v in verdicts):
         return f"all {passed.num_rows} real rainy images above the threshold were rejected in review"
     return f"none of the {passed.num_rows} real rainy images above the threshold has an image vector (see embeddings.error)"

@@ -1,11 +1,10 @@
-"""Fixtures of the deployment tests: the distill tests' fitted `offline` profile, and free loopback ports."""
+"""Fixtures of the deployment tests: free loopback ports (the fitted `offline` profile is tests/conftest.py's)."""
 from __future__ import annotations
 
 import socket
 
 import pytest
 
-from tests.distill.conftest import offline_profile  # noqa: F401  (a session fixture, reused as it is)
 
 
 @pytest.fixture()

@@ -1,18 +1,15 @@
-"""A private copy of the ingested sample corpus per test, and a fitted `offline` profile per session."""
+"""The corpus store after each stage, once per session, and a private copy of it per test (the fitted
+`offline` profile and the fully distilled store are in tests/conftest.py)."""
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
-import pyarrow as pa
 import pytest
 
-from models.pipeline.offline.niqe import fit_niqe
-from models.pipeline.profiles import Profile, load_profile
-from storage.images import clean_loader
 from storage.stage import run_inline
 from storage.store import Store
-from tests.distill.stages import build, distil
+from tests.distill.stages import build
 
 
 def private_copy(corpus_store, store_root: Path, tmp_path: Path) -> tuple[Path, Store, list[str]]:
@@ -25,19 +22,6 @@ def private_copy(corpus_store, store_root: Path, tmp_path: Path) -> tuple[Path, 
 @pytest.fixture()
 def store_copy(corpus_store, tmp_path) -> tuple[Path, Store, list[str]]:
     return private_copy(corpus_store, corpus_store[1], tmp_path)
-
-
-@pytest.fixture(scope="session")
-def offline_profile(corpus_store, tmp_path_factory) -> Profile:
-    """`offline` with its quality model fitted on the corpus's clean ground truth, in a private models dir."""
-    data, store_root, shards = corpus_store
-    models_dir = tmp_path_factory.mktemp("models")
-    profile = load_profile("offline", models_dir=models_dir)
-    rows = pa.concat_tables(Store(store_root).read_shard("samples", s) for s in shards).to_pylist()
-    first_of_clean = {r["clean_hash"]: r for r in rows if r["clean_path"]}
-    load = clean_loader(data)
-    fit_niqe([load(r) for r in first_of_clean.values()], models_dir / profile.roles["quality"].model_id)
-    return profile
 
 
 @pytest.fixture(scope="session")
@@ -71,21 +55,3 @@ def retrieved_store(corpus_store, embedded_store, offline_profile, tmp_path_fact
 @pytest.fixture()
 def retrieved_copy(corpus_store, retrieved_store, tmp_path) -> tuple[Path, Store, list[str]]:
     return private_copy(corpus_store, retrieved_store, tmp_path)
-
-
-@pytest.fixture(scope="session")
-def distilled(corpus_store, offline_profile, tmp_path_factory) -> tuple[Path, Path]:
-    """(data, store): a copy of the sample corpus distilled once through every stage and released as
-    RainRAG 1.0 (tests.distill.stages.distil), for tests to copy."""
-    root = tmp_path_factory.mktemp("distilled")
-    shutil.copytree(corpus_store[0], root / "data")
-    distil(root / "data", Store(root / "store"), offline_profile)
-    return root / "data", root / "store"
-
-
-@pytest.fixture()
-def distilled_copy(distilled, tmp_path) -> tuple[Path, Store]:
-    """A test's own copy of `distilled`: its data and its store, both free to change."""
-    shutil.copytree(distilled[0], tmp_path / "data")
-    shutil.copytree(distilled[1], tmp_path / "store")
-    return tmp_path / "data", Store(tmp_path / "store")
