@@ -18,7 +18,7 @@ SERVER_PORT ?= 4200
 WORKER ?= 1
 SERVER := $(OFFLINE) $(BIN)/python -m tools.server --home $(SERVER_HOME)
 
-.PHONY: setup test demo bench models clean-demo server stop deploy
+.PHONY: setup test demo bench models clean-demo server stop deploy review browser
 
 setup: $(STAMP)
 
@@ -51,6 +51,7 @@ demo: setup
 	@echo "Manifest:     $(DEMO_DIR)/store/manifest.parquet   (RainRAG: the kept pairs, per subset and split; every version: .venv/bin/python -m flows.release list --store $(DEMO_DIR)/store)"
 	@$(BIN)/duckdb $(DEMO_DIR)/store/rainrag.duckdb "select subset, split, count(*) as pairs, round(avg(yes_votes), 2) as mean_yes_votes from manifest group by all order by all"
 	@echo "Dataset card: $(DEMO_DIR)/store/reports/dataset-card.md   (plots: reports/dataset-*.png; contact sheets: reports/retrieval/)"
+	@echo "Review app:   make review   (http://127.0.0.1:$(REVIEW_PORT): accept/reject references, inspect any sample, the agreement study)"
 	@echo
 	@echo "The votes of one sample (every judge's answer and raw output):"
 	@echo "  $(BIN)/duckdb $(DEMO_DIR)/store/rainrag.duckdb \"select sample_id, judge, answer, round(latency_s, 3) as latency_s, left(raw, 90) as raw from votes where sample_id = (select min(sample_id) from votes) order by judge\""
@@ -72,6 +73,21 @@ demo: setup
 	@echo "Kept ratio per dataset (kept / judged; public test splits are held out and not judged, unpaired datasets are only references):"
 	@echo "  $(BIN)/duckdb $(DEMO_DIR)/store/rainrag.duckdb \"select s.dataset, count(*) as samples, count(*) filter (s.split = 'test') as public_test, count(v.sample_id) as judged, count(m.sample_id) as kept, round(count(m.sample_id) / nullif(count(v.sample_id), 0), 2) as kept_ratio from samples s left join (select distinct sample_id from votes) v using (sample_id) left join manifest m using (sample_id) group by 1 order by 1\""
 	@$(BIN)/duckdb $(DEMO_DIR)/store/rainrag.duckdb "select s.dataset, count(*) as samples, count(*) filter (s.split = 'test') as public_test, count(v.sample_id) as judged, count(m.sample_id) as kept, round(count(m.sample_id) / nullif(count(v.sample_id), 0), 2) as kept_ratio from samples s left join (select distinct sample_id from votes) v using (sample_id) left join manifest m using (sample_id) group by 1 order by 1"
+
+# The review app (review/): reference review, sample inspector, agreement study, on loopback.
+STORE ?= $(DEMO_DIR)/store
+DATA_ROOT ?= $(DEMO_DIR)/data
+REVIEW_HOST ?= 127.0.0.1
+REVIEW_PORT ?= 8765
+review: setup
+	$(OFFLINE) $(BIN)/python -m review serve --store $(STORE) --data-root $(DATA_ROOT) --host $(REVIEW_HOST) \
+	  --port $(REVIEW_PORT)
+
+# Debian's chromium and its driver, for the review app's browser test (tests/review/test_browser.py).
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+browser:
+	command -v chromium >/dev/null && command -v chromedriver >/dev/null || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver; }
 
 bench: setup
 	$(BIN)/python -m benchmarks.ingest_throughput

@@ -1,7 +1,8 @@
 """The import directions that keep the layers apart: storage ← corpus ← models ← tasks ← flows, with training
 and evaluation beside tasks (on storage and models, never on tasks, flows or each other; the benchmark
-stage in tasks computes with evaluation's functions); tools (export, the server supervisor) on tasks. `models` may use the sample corpus because the
-offline profile's quality model is fitted on it (models.pipeline.offline.niqe_fitting)."""
+stage in tasks computes with evaluation's functions); tools (export, the server supervisor) on tasks; the
+review app on top of them all. `models` may use the sample corpus because the offline profile's quality model
+is fitted on it (models.pipeline.offline.niqe_fitting)."""
 from __future__ import annotations
 
 import ast
@@ -18,6 +19,7 @@ ALLOWED = {
     "evaluation": {"storage", "models"},
     "flows": {"storage", "models", "tasks", "training", "evaluation", "corpus", "flows"},
     "tools": {"storage", "models", "tasks", "training", "evaluation"},
+    "review": {"storage", "models", "tasks", "flows"},
 }
 # Imports that break the rule, each named with why; a new one fails.
 KNOWN: set[tuple[str, str]] = set()

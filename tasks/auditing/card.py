@@ -22,6 +22,7 @@ CARD = "dataset-card.md"
 FUNNEL_PNG = "dataset-funnel.png"
 SUBSETS_PNG = "dataset-subsets.png"
 LISTED = 20   # findings listed in the card; the `audit` table has them all
+REVIEW_APP = "http://127.0.0.1:8765"   # where `python -m review serve` listens by default
 
 
 def _pyplot():
@@ -83,6 +84,11 @@ def decisions_section(decisions: pa.Table) -> list[str]:
             _table(["dataset", *STAGES], [[d, *(counts[(d, s)] for s in STAGES)] for d in datasets]), ""]
 
 
+def inspector(sample_id: str) -> str:
+    """A sample id as a link to the review app's inspector."""
+    return f"[{sample_id}]({REVIEW_APP}/samples/{sample_id})"
+
+
 def card_markdown(audit: pa.Table, manifest: pa.Table, decisions: pa.Table, stamp: str) -> str:
     findings = audit.to_pylist()
     funnel = [r for r in findings if r["finding"] == "funnel"]
@@ -111,14 +117,22 @@ def card_markdown(audit: pa.Table, manifest: pa.Table, decisions: pa.Table, stam
     ]
     if duplicates:
         sections += [_table(["train sample", "dataset", "public test sample", "dataset", "images", "bits apart"],
-                            [[r["sample_id"], r["dataset"], r["other_id"], r["other_dataset"], r["image"],
+                            [[inspector(r["sample_id"]), r["dataset"], inspector(r["other_id"]), r["other_dataset"],
+                              r["image"],
                               int(r["score"])] for r in duplicates[:LISTED]]), ""]
     sections += [f"## Misaligned pairs: {len(misaligned)}", ""]
     if misaligned:
         sections += [_table(["sample", "dataset", "finding"],
-                            [[r["sample_id"], r["dataset"], r["detail"]] for r in misaligned[:LISTED]]), ""]
+                            [[inspector(r["sample_id"]), r["dataset"], r["detail"]] for r in misaligned[:LISTED]]),
+                     ""]
     if len(duplicates) > LISTED or len(misaligned) > LISTED:
         sections += [f"Only the first {LISTED} findings of each kind are listed: query the `audit` table for all.", ""]
+    sections += ["## Browse", "",
+                 f"Each sample opens in the review app (`python -m review serve --store <store> --data-root <data>`): "
+                 f"{REVIEW_APP}/samples/<sample_id> shows its images, references, every judge's answer and the "
+                 f"decision. Lists: [judges disagree]({REVIEW_APP}/samples?list=disagree), "
+                 f"[discarded]({REVIEW_APP}/samples?list=discarded), [kept]({REVIEW_APP}/samples?list=kept); "
+                 f"the retrieval contact sheets: [reports]({REVIEW_APP}/reports).", ""]
     return "\n".join(sections)
 
 

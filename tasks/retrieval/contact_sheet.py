@@ -7,7 +7,7 @@ from pathlib import Path
 import pyarrow as pa
 from PIL import Image, ImageDraw
 
-from storage.atomic import atomic_write
+from storage.atomic import atomic_write, write_json
 from storage.images import rainy_loader
 from storage.vocabulary import SUBSET_OF
 
@@ -50,7 +50,8 @@ def draw_sheet(lines: list[tuple[dict, list[tuple[dict, dict]]]], data_root: Pat
 
 def contact_sheets(retrievals: pa.Table, samples: dict[str, dict], data_root: Path, out_dir: Path, k3: int,
                    per_subset: int = 4) -> dict[str, Path]:
-    """One PNG per subset under out_dir, the first `per_subset` queries (by id) that have references."""
+    """One PNG per subset under out_dir, the first `per_subset` queries (by id) that have references, and
+    beside it a JSON list of the sheet's query and reference ids."""
     chosen = retrievals.filter(retrievals["selected"]).sort_by([("query_id", "ascending"), ("rank", "ascending")])
     by_query: dict[str, list[dict]] = {}
     for row in chosen.to_pylist():
@@ -65,5 +66,9 @@ def contact_sheets(retrievals: pa.Table, samples: dict[str, dict], data_root: Pa
         path = out_dir / f"retrieval-{subset}.png"
         image = draw_sheet(subset_lines, data_root, k3)
         atomic_write(path, lambda tmp: image.save(tmp, format="PNG"))
+        # the sheet's samples, line by line: what the review app's reports page links to its inspector
+        write_json(path.with_suffix(".json"), {"queries": [
+            {"query": query["sample_id"], "references": [ref["sample_id"] for ref, _ in refs[:k3]]}
+            for query, refs in subset_lines]})
         written[subset] = path
     return written
