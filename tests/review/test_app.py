@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -100,3 +103,35 @@ def test_pages_render_the_store(app_on, offline_profile):
         assert client.get(url).status_code == 200, url
     reports = client.get("/reports").text
     assert 'href="/samples/' in reports and "retrieval-DRS.png" in reports   # the sheets link to the inspector
+
+
+def test_the_reference_grid_filters_sorts_and_hides_decided_images(app_on):
+    client, _, _, store, _ = app_on
+    rows = query(store, "select sample_id, dataset, rainy_quality from quality where is_real and status = 'ok'")
+
+    def shown(**params) -> list[str]:
+        page = client.get("/references", params=params)
+        assert page.status_code == 200
+        return [part.split('"')[0] for part in page.text.split('data-item="')[1:]]
+
+    dataset = sorted({r["dataset"] for r in rows})[0]
+    assert sorted(shown(dataset=dataset)) == sorted(r["sample_id"] for r in rows if r["dataset"] == dataset)
+    scores = sorted(r["rainy_quality"] for r in rows)
+    low, high = scores[len(scores) // 4], scores[3 * len(scores) // 4]
+    assert sorted(shown(low=low, high=high)) == sorted(r["sample_id"] for r in rows
+                                                       if low <= r["rainy_quality"] <= high)
+    best_first = shown()
+    assert best_first == [r["sample_id"] for r in sorted(rows, key=lambda r: (-r["rainy_quality"], r["sample_id"]))]
+    assert shown(sort="quality_asc") == [r["sample_id"] for r in sorted(rows, key=lambda r: (r["rainy_quality"],
+                                                                                             r["sample_id"]))]
+    client.post("/api/reviews", json={"kind": "reference", "item": best_first[0], "decision": "accepted",
+                                      "reviewer": "ann"})
+    assert shown(undecided="true") == best_first[1:]
+    assert "1 of " in client.get("/references").text
+
+
+def test_serve_refuses_a_folder_that_is_no_store(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "review", "serve", "--store", str(tmp_path), "--data-root",
+                           str(tmp_path)], cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 2 and "is not a rainrag store" in done.stderr
