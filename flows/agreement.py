@@ -1,7 +1,7 @@
 """The agreement study's report as a flow run: `reports/agreement.md`, its plot, and the artifact
 `agreement-report` that shows both in the Prefect UI.
 
-    python -m review study report --store /data/rainrag [--study agreement]
+    python -m review study report --store /data/rainrag [--name agreement]
 
 (tasks.reviewing.study draws the study and measures it; review/ is where people answer it.)
 """

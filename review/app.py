@@ -141,11 +141,8 @@ def create_app(store_root: Path, data_root: Path, token: str | None = None) -> F
             sheets.append({"name": png.stem.removeprefix("retrieval-"), "file": png.relative_to(store.root).as_posix(),
                            "queries": json.loads(listed.read_text())["queries"] if listed.exists() else []})
         plots = [p.relative_to(store.root).as_posix() for p in sorted(store.reports.glob("*.png"))]
-        known = {r["sample_id"] for r in catalog.rows(
-            "select sample_id from samples where sample_id in ({})".format(
-                ", ".join(f"'{m}'" for m in set(SAMPLE_ID.findall(card or ""))) or "''"))}
-        return page(request, "reports.html", card=card, known=known, sheets=sheets, plots=plots,
-                    pattern=SAMPLE_ID)
+        return page(request, "reports.html", card=_linked(catalog, card) if card else None, sheets=sheets,
+                    plots=plots)
 
     @app.get("/studies", response_class=HTMLResponse)
     def study_list(request: Request):
@@ -192,6 +189,16 @@ def create_app(store_root: Path, data_root: Path, token: str | None = None) -> F
         return JSONResponse(_plain(row))
 
     return app
+
+
+def _linked(catalog: Catalog, text: str) -> list[tuple[str, bool]]:
+    """The text in pieces, (piece, whether it is the id of a sample in the store): what the page links."""
+    mentioned = sorted(set(SAMPLE_ID.findall(text)))
+    known: set[str] = set()
+    if mentioned:
+        listed = ", ".join(f"'{m}'" for m in mentioned)   # hex digits only: safe to quote
+        known = {r["sample_id"] for r in catalog.rows(f"select sample_id from samples where sample_id in ({listed})")}
+    return [(piece, piece in known) for piece in re.split(f"({SAMPLE_ID.pattern})", text) if piece]
 
 
 def _plain(row: dict) -> dict:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from storage.catalog import query, refresh_catalog
+from storage.catalog import query, read_only, refresh_catalog
 from storage.store import Store
 
 PAGE_SIZE = 48
@@ -40,11 +40,11 @@ class Catalog:
     def __post_init__(self) -> None:
         refresh_catalog(self.store)   # a store the flow left without a catalog (or an old one) gets its views
 
-    def rows(self, sql: str) -> list[dict]:
-        return query(self.store, sql)
+    def rows(self, sql: str, con=None) -> list[dict]:
+        return query(self.store, sql, con)
 
-    def one(self, sql: str) -> dict | None:
-        found = self.rows(sql)
+    def one(self, sql: str, con=None) -> dict | None:
+        found = self.rows(sql, con)
         return found[0] if found else None
 
     # the reference review -------------------------------------------------------------------------------
@@ -72,21 +72,24 @@ class Catalog:
         return self.one(f"select * from samples where sample_id = {literal(sample_id)}")
 
     def inspection(self, sample_id: str) -> dict:
+        """Everything the inspector shows of a sample but its `samples` row, over one connection."""
         sid = literal(sample_id)
-        return {
-            "quality": self.one(f"select * from quality where sample_id = {sid}"),
-            "inspection": self.one(f"select * exclude (rain_signature) from inspections where sample_id = {sid}"),
-            "decision": self.one(f"select * from decisions where sample_id = {sid}"),
-            "manifest": self.one(f"select subset, subset_source, split from manifest where sample_id = {sid}"),
-            "duplicate": self.one(f"select * from duplicates where sample_id = {sid}"),
-            "votes": self.rows(f"select judge, model, answer, raw, prompt_version, prompt_hash, latency_s, status, "
-                               f"error from votes where sample_id = {sid} order by judge"),
-            "references": self.rows(f"select r.reference_id, r.rank, r.s_txt, r.s_vis, r.s_ssim, s.dataset "
-                                    f"from retrievals r left join samples s on s.sample_id = r.reference_id "
-                                    f"where r.query_id = {sid} and r.selected order by r.rank"),
-            "retrieved_by": (self.one(f"select count(*) as queries from retrievals where reference_id = {sid} "
-                                      f"and selected") or {}).get("queries", 0),
-        }
+        with read_only(self.store) as con:
+            return {
+                "quality": self.one(f"select * from quality where sample_id = {sid}", con),
+                "inspection": self.one(f"select * exclude (rain_signature) from inspections where sample_id = {sid}",
+                                       con),
+                "decision": self.one(f"select * from decisions where sample_id = {sid}", con),
+                "manifest": self.one(f"select subset, subset_source, split from manifest where sample_id = {sid}", con),
+                "duplicate": self.one(f"select * from duplicates where sample_id = {sid}", con),
+                "votes": self.rows(f"select judge, model, answer, raw, prompt_version, prompt_hash, latency_s, status, "
+                                   f"error from votes where sample_id = {sid} order by judge", con),
+                "references": self.rows(f"select r.reference_id, r.rank, r.s_txt, r.s_vis, r.s_ssim, s.dataset "
+                                        f"from retrievals r left join samples s on s.sample_id = r.reference_id "
+                                        f"where r.query_id = {sid} and r.selected order by r.rank", con),
+                "retrieved_by": (self.one(f"select count(*) as queries from retrievals where reference_id = {sid} "
+                                          f"and selected", con) or {}).get("queries", 0),
+            }
 
     def listing(self, name: str, dataset: str | None, subset: str | None, page: int) -> tuple[list[dict], int]:
         """One page of a browse list and the list's length."""
@@ -98,8 +101,9 @@ class Catalog:
             conditions.append(f"subset = {literal(subset)}")
         where = ("where " + " and ".join(conditions)) if conditions else ""
         sql = sql.format(where=where, and_where="".join(f" and {c}" for c in conditions))
-        total = self.one(f"select count(*) as n from ({sql})")
-        rows = self.rows(f"{sql} limit {PAGE_SIZE} offset {max(page, 0) * PAGE_SIZE}")
+        with read_only(self.store) as con:
+            total = self.one(f"select count(*) as n from ({sql})", con)
+            rows = self.rows(f"{sql} limit {PAGE_SIZE} offset {max(page, 0) * PAGE_SIZE}", con)
         return rows, total["n"] if total else 0
 
     def datasets(self) -> list[str]:

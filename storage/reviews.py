@@ -4,9 +4,9 @@
 
 Nothing is ever rewritten: an undo is a row of its own whose `decision` is what the item goes back to,
 so "the last row per item wins" is the whole rule, in Python (`in_force`) and in SQL (the catalog's
-`reviews` view; see REFERENCE_SQL). The distill flow reads the reference decisions in force through
-`reference_decisions`; the pool they select is fingerprinted, so a changed decision re-runs retrieval
-and what follows it.
+`reviews` view: `arg_max(decision, decided_at)` per item, see the README). The distill flow reads the
+reference decisions in force through `reference_decisions`; the pool they select is fingerprinted, so a
+changed decision re-runs retrieval and what follows it.
 """
 from __future__ import annotations
 
@@ -116,14 +116,14 @@ def reference_decisions(store: Store) -> dict[str, str]:
             if row["decision"] != PENDING}
 
 
-def undo_last(store: Store, reviewer: str, study: str | None = None) -> dict | None:
+def undo_last(store: Store, reviewer: str) -> dict | None:
     """Undo `reviewer`'s latest reference decision that is still in force; None when there is none.
 
     The item goes back to what it was before that decision (its previous row, else pending).
     """
     reviewer = check_reviewer(reviewer)
-    rows = [r for r in read_all(store) if r["kind"] == REFERENCE and r["study"] == study]
-    current = in_force(rows, REFERENCE, study)
+    rows = [r for r in read_all(store) if r["kind"] == REFERENCE]
+    current = in_force(rows, REFERENCE)
     mine = [r for r in rows if r["reviewer"] == reviewer and r["action"] == "decide"
             and current.get(r["item"]) is r]
     if not mine:
@@ -132,11 +132,5 @@ def undo_last(store: Store, reviewer: str, study: str | None = None) -> dict | N
     earlier = [r for r in rows if r["item"] == target["item"] and r is not target
                and (r["decided_at"], r["review_id"]) < (target["decided_at"], target["review_id"])]
     back_to = earlier[-1]["decision"] if earlier else PENDING
-    return append(store, Decision(REFERENCE, target["item"], back_to, reviewer, study, action="undo"))
+    return append(store, Decision(REFERENCE, target["item"], back_to, reviewer, action="undo"))
 
-
-# The reference decisions in force, for the DuckDB shell (the catalog's `reviews` view).
-REFERENCE_SQL = """
-    select item as sample_id, arg_max(decision, decided_at) as decision, arg_max(reviewer, decided_at) as reviewer,
-           max(decided_at) as decided_at
-    from reviews where kind = 'reference' group by item"""

@@ -25,8 +25,8 @@ LISTED = 20   # findings listed in the card; the `audit` table has them all
 REVIEW_APP = "http://127.0.0.1:8765"   # where `python -m review serve` listens by default
 
 
-def _pyplot():
-    """matplotlib, imported only when a card is drawn (a rerun with nothing new never pays for it)."""
+def pyplot():
+    """matplotlib, imported only when a plot is drawn (a rerun with nothing new never pays for it)."""
     import matplotlib
 
     matplotlib.use("Agg")   # files only: no display on servers and workers
@@ -35,15 +35,16 @@ def _pyplot():
     return plt
 
 
-def _save(figure, path: Path) -> None:
+def save_figure(figure, path: Path) -> None:
+    """Write a figure as PNG atomically and free it."""
     atomic_write(path, lambda tmp: figure.savefig(tmp, format="png", dpi=100, bbox_inches="tight"))
-    _pyplot().close(figure)
+    pyplot().close(figure)
 
 
 def plot_funnel(funnel: list[dict], path: Path) -> None:
     """Grouped bars per source dataset: entered, passed quality, judged, kept."""
     steps = ("entered", "passed_quality", "judged", "kept")
-    figure, axes = _pyplot().subplots(figsize=(max(6, 0.9 * len(funnel) + 2), 4))
+    figure, axes = pyplot().subplots(figsize=(max(6, 0.9 * len(funnel) + 2), 4))
     width = 0.8 / len(steps)
     for k, step in enumerate(steps):
         axes.bar([i + k * width for i in range(len(funnel))], [row[step] for row in funnel], width,
@@ -53,12 +54,12 @@ def plot_funnel(funnel: list[dict], path: Path) -> None:
     axes.set_ylabel("samples")
     axes.set_title("From each source dataset to RainRAG")
     axes.legend()
-    _save(figure, path)
+    save_figure(figure, path)
 
 
 def plot_subsets(counts: Counter, path: Path) -> None:
     """Stacked train/test bars per subset."""
-    figure, axes = _pyplot().subplots(figsize=(5, 3.5))
+    figure, axes = pyplot().subplots(figsize=(5, 3.5))
     train = [counts[(s, "train")] for s in SUBSETS]
     test = [counts[(s, "test")] for s in SUBSETS]
     axes.bar(SUBSETS, train, label="train")
@@ -66,7 +67,7 @@ def plot_subsets(counts: Counter, path: Path) -> None:
     axes.set_ylabel("pairs")
     axes.set_title("RainRAG pairs per subset")
     axes.legend()
-    _save(figure, path)
+    save_figure(figure, path)
 
 
 def _table(header: list[str], rows: list[list]) -> str:
@@ -118,8 +119,7 @@ def card_markdown(audit: pa.Table, manifest: pa.Table, decisions: pa.Table, stam
     if duplicates:
         sections += [_table(["train sample", "dataset", "public test sample", "dataset", "images", "bits apart"],
                             [[inspector(r["sample_id"]), r["dataset"], inspector(r["other_id"]), r["other_dataset"],
-                              r["image"],
-                              int(r["score"])] for r in duplicates[:LISTED]]), ""]
+                              r["image"], int(r["score"])] for r in duplicates[:LISTED]]), ""]
     sections += [f"## Misaligned pairs: {len(misaligned)}", ""]
     if misaligned:
         sections += [_table(["sample", "dataset", "finding"],

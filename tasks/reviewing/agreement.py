@@ -72,12 +72,12 @@ class Estimate:
     high: float
 
     def text(self, percent: bool = False) -> str:
+        """`0.84 [0.61, 0.97]`, or `84.0 % [61.0, 97.0]`; n/a when undefined, no interval when it is."""
         if np.isnan(self.value):
             return "n/a"
-        scale, unit = (100, " %") if percent else (1, "")
-        interval = "" if np.isnan(self.low) else f" [{self.low * scale:.{1 if percent else 2}f}, " \
-                                                 f"{self.high * scale:.{1 if percent else 2}f}]"
-        return f"{self.value * scale:.{1 if percent else 2}f}{unit}{interval}"
+        show = (lambda v: f"{100 * v:.1f}") if percent else (lambda v: f"{v:.2f}")
+        interval = "" if np.isnan(self.low) else f" [{show(self.low)}, {show(self.high)}]"
+        return show(self.value) + (" %" if percent else "") + interval
 
 
 def with_interval(statistic: Callable[[np.ndarray], float], items: int, seed: int = 0,

@@ -12,6 +12,7 @@ import numpy as np
 
 from storage.atomic import atomic_write
 from storage.store import Store
+from tasks.auditing.card import pyplot, save_figure
 from tasks.reviewing.agreement import Estimate
 from tasks.reviewing.study import StudyResult
 
@@ -59,14 +60,9 @@ def markdown(result: StudyResult, figure: str | None = None) -> str:
 
 def plot(result: StudyResult, path: Path) -> Path:
     """Bars of agreement, κ and AC1 of the human majority against the ensemble and each judge, with intervals."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     against = {"ensemble": result.majority_vs_ensemble, **result.majority_vs_judge}
     stats = ["agreement", "cohen_kappa", "gwet_ac1"]
-    figure, axis = plt.subplots(figsize=(7, 3.2))
+    figure, axis = pyplot().subplots(figsize=(7, 3.2))
     width = 0.8 / len(stats)
     for s, stat in enumerate(stats):
         values = np.array([against[a][stat].value for a in against])
@@ -80,8 +76,7 @@ def plot(result: StudyResult, path: Path) -> Path:
     axis.axhline(0, color="black", linewidth=0.5)
     axis.set_title(f"human majority vs judges: {result.pairs} pairs, {len(result.reviewers)} reviewers")
     axis.legend(loc="lower right", fontsize=8)
-    atomic_write(path, lambda tmp: figure.savefig(tmp, format="png", dpi=100, bbox_inches="tight"))
-    plt.close(figure)
+    save_figure(figure, path)
     return path
 
 

@@ -85,6 +85,8 @@ def test_audit_reports_planted_near_duplicate_and_misaligned_pair(corpus_store, 
     card = dataset_card(store)
     text = card.read_text()
     assert "Near-duplicates of public test images in the train split: 1" in text and leaked["sample_id"] in text
+    # its sample ids open in the review app's inspector
+    assert f"[{leaked['sample_id']}](http://127.0.0.1:8765/samples/{leaked['sample_id']})" in text
     assert "Misaligned pairs: 2" in text and f"{len(manifest)} pairs" in text
     # decisions per dataset: Real3000 is all references, Rain200H's test split is held out
     section = text.split("## Decisions")[1].split("\n## ")[0]

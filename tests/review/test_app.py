@@ -1,6 +1,7 @@
 """The review app over a distilled store, through HTTP: what it refuses to serve or record, and its pages."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -102,7 +103,23 @@ def test_pages_render_the_store(app_on, offline_profile):
     for url in ("/samples?list=kept&subset=DRS", "/samples?list=discarded&page_no=1", "/reports", "/studies"):
         assert client.get(url).status_code == 200, url
     reports = client.get("/reports").text
-    assert 'href="/samples/' in reports and "retrieval-DRS.png" in reports   # the sheets link to the inspector
+    sheet = json.loads((store.reports / "retrieval" / "retrieval-DRS.json").read_text())["queries"]
+    assert "retrieval-DRS.png" in reports and sheet   # each line of a sheet links its samples to the inspector
+    assert all(f'href="/samples/{line["query"]}"' in reports and f'href="/samples/{line["references"][0]}"' in reports
+               for line in sheet)
+    assert "http://127.0.0.1:8765/samples?list=disagree" in reports   # the card's Browse section
+
+
+def test_the_reports_page_links_the_samples_a_card_names(app_on):
+    """The corpus store's card has no finding; a card's findings name samples like these two lines do."""
+    client, _, _, store, _ = app_on
+    dataset_card(store)
+    known = _reference(store)
+    card = store.reports / "dataset-card.md"
+    card.write_text(card.read_text() + f"\n| {known} | SPA-Data | shifted |\n| 0123456789abcdef | gone |\n")
+    reports = client.get("/reports").text
+    assert f'<a href="/samples/{known}">{known}</a>' in reports
+    assert "0123456789abcdef" in reports and 'href="/samples/0123456789abcdef"' not in reports   # not in the store
 
 
 def test_the_reference_grid_filters_sorts_and_hides_decided_images(app_on):
